@@ -1,0 +1,44 @@
+"""Load the real response samples in ../shared/wire/ (the steering repo's shared folder).
+
+Each sample starts with ``# `` provenance lines (SOURCE, KIND, AUTHENTICITY) that are not
+part of the body; :func:`wire_body` strips them and returns the exact bytes that followed.
+Copies of the samples used by the tests live in ``tests/fixtures/wire/`` so the suite runs
+from a clean clone without ../shared; a test checks the copies are byte-identical to the
+originals whenever ../shared is present.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+FIXTURES = Path(__file__).parent / "fixtures" / "wire"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "wire"
+
+
+def wire_path(name: str) -> Path:
+    return FIXTURES / name
+
+
+def wire_text(name: str) -> str:
+    return wire_path(name).read_text(encoding="utf-8")
+
+
+def wire_body(name: str) -> bytes:
+    """The response body as bytes, without the provenance header lines."""
+    lines = wire_path(name).read_bytes().splitlines(keepends=True)
+    return b"".join(line for line in lines if not line.startswith(b"# "))
+
+
+def wire_sse(name: str) -> bytes:
+    """An SSE body for a stream sample; ``.jsonl`` samples get their ``data:`` framing back."""
+    body = wire_body(name)
+    if not name.endswith(".jsonl"):
+        return body
+    events = [line for line in body.splitlines() if line.strip()]
+    return b"".join(b"data: " + line + b"\n\n" for line in events)
+
+
+def wire_json(name: str) -> Any:
+    return json.loads(wire_body(name))

@@ -1,0 +1,101 @@
+"""zhipu-flash: a fast, correct streaming client for Zhipu AI's GLM chat models.
+
+The core speaks the chat-completions API over httpx, sync and async, with a byte-level SSE
+decoder, typed errors chosen by Zhipu's business code, one retry loop that never retries
+after the first chunk, and a catalog of GLM models. The LangChain and LlamaIndex adapters
+(``langchain_zhipu_flash``, ``llama_index_zhipu_flash``) build on the names exported here
+and nothing else.
+"""
+
+__version__ = "0.1.0"
+
+from ._accumulate import ChatCompletionAccumulator
+from ._client import AsyncStreamManager, AsyncZhipuClient, StreamManager, ZhipuClient
+from ._constants import BIGMODEL_BASE_URL, DEFAULT_BASE_URL, ZAI_BASE_URL
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ContentFilterError,
+    ContextWindowExceededError,
+    InternalServerError,
+    InvalidRequestInputError,
+    MissingAPIKeyError,
+    NotFoundError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    RateLimitError,
+    StreamDecodeError,
+    StreamInterruptedError,
+    ZhipuError,
+    error_from_body,
+)
+from ._markers import MarkerFilter
+from ._request import build_chat_request, normalize_tools
+from ._sse import SSEDecoder, SSEEvent
+from ._stream import AsyncStream, ChunkParser, Stream
+from .models import FLASH_MODELS, MODELS, ModelInfo, get_model_info
+from .multimodal import image_part, image_url_value, video_part
+from .types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    ChoiceDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = [
+    "BIGMODEL_BASE_URL",
+    "DEFAULT_BASE_URL",
+    "FLASH_MODELS",
+    "MODELS",
+    "ZAI_BASE_URL",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncStream",
+    "AsyncStreamManager",
+    "AsyncZhipuClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatCompletion",
+    "ChatCompletionAccumulator",
+    "ChatCompletionChunk",
+    "ChatCompletionMessage",
+    "ChoiceDelta",
+    "ChunkParser",
+    "ContentFilterError",
+    "ContextWindowExceededError",
+    "InternalServerError",
+    "InvalidRequestInputError",
+    "MarkerFilter",
+    "MissingAPIKeyError",
+    "ModelInfo",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "QuotaExceededError",
+    "RateLimitError",
+    "SSEDecoder",
+    "SSEEvent",
+    "Stream",
+    "StreamDecodeError",
+    "StreamInterruptedError",
+    "StreamManager",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+    "ZhipuClient",
+    "ZhipuError",
+    "__version__",
+    "build_chat_request",
+    "error_from_body",
+    "get_model_info",
+    "image_part",
+    "image_url_value",
+    "normalize_tools",
+    "video_part",
+]

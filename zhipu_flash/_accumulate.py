@@ -1,0 +1,192 @@
+"""Fold streamed chunks into one final message, normalising GLM's quirks on the way.
+
+Sans-I/O: ``ChatCompletionAccumulator.add(chunk)`` is called once per chunk by the stream
+before the chunk is handed out, and may adjust the chunk in place so every consumer sees the
+same normalised view:
+
+- tool-call ``index`` becomes a local 0..n-1 in order of first appearance (GLM may send
+  ``-1``; a delta with ``-1`` and no id continues the latest call);
+- ``arguments`` sent as an object become a JSON string;
+- a tool call repeated whole after the finish reason (GLM repeats the finish chunk on
+  tool-call turns) is removed from the chunk, so nothing is counted twice;
+- with marker stripping on, ``<think>`` text in ``content`` moves to ``reasoning_content``
+  and box markers disappear.
+
+The finish reason is the first one seen (GLM sends ``tool_calls`` twice), usage is the last
+one seen (it arrives once, on the final chunk). Text is kept as lists of parts and joined
+once in :meth:`snapshot`, so accumulation stays linear however long the stream.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ._markers import MarkerFilter
+from .types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    Choice,
+    ChoiceDelta,
+    FunctionCall,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = ["ChatCompletionAccumulator"]
+
+
+class _ToolState:
+    __slots__ = ("args", "id", "name", "type")
+
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.name: str | None = None
+        self.type: str | None = None
+        self.args: list[str] = []
+
+
+class ChatCompletionAccumulator:
+    """Accumulates one choice (GLM streams exactly one) into a :class:`ChatCompletion`."""
+
+    __slots__ = (
+        "_content",
+        "_keys",
+        "_markers",
+        "_reasoning",
+        "_tools",
+        "created",
+        "finish_reason",
+        "id",
+        "malformed_frames",
+        "model",
+        "usage",
+    )
+
+    def __init__(self, *, strip_markers: bool = False) -> None:
+        self.id: str | None = None
+        self.created: int | None = None
+        self.model: str | None = None
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+        self.malformed_frames = 0
+        self._content: list[str] = []
+        self._reasoning: list[str] = []
+        self._tools: list[_ToolState] = []
+        self._keys: dict[object, int] = {}
+        self._markers = MarkerFilter() if strip_markers else None
+
+    def add(self, chunk: ChatCompletionChunk) -> None:
+        if self.id is None:
+            self.id, self.created, self.model = chunk.id, chunk.created, chunk.model
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        for choice in chunk.choices:
+            if choice.index != 0:
+                continue  # n > 1 is not offered by GLM; never mix choices into one answer
+            delta = choice.delta
+            if self._markers is not None:
+                self._strip(delta, final=choice.finish_reason is not None)
+            if delta.reasoning_content:
+                self._reasoning.append(delta.reasoning_content)
+            if delta.content:
+                self._content.append(delta.content)
+            if delta.tool_calls:
+                delta.tool_calls = self._merge_tools(delta.tool_calls)
+            if choice.finish_reason is not None and self.finish_reason is None:
+                self.finish_reason = choice.finish_reason
+
+    def _strip(self, delta: ChoiceDelta, *, final: bool) -> None:
+        assert self._markers is not None
+        content, reasoning = self._markers.feed(delta.content or "")
+        if final:
+            tail_content, tail_reasoning = self._markers.flush()
+            content += tail_content
+            reasoning += tail_reasoning
+        if delta.content is not None or content:
+            delta.content = content
+        if reasoning:
+            delta.reasoning_content = (delta.reasoning_content or "") + reasoning
+
+    def _merge_tools(self, deltas: list[ToolCallDelta]) -> list[ToolCallDelta]:
+        kept: list[ToolCallDelta] = []
+        for d in deltas:
+            fn = d.function
+            if fn is not None and isinstance(fn.arguments, dict):
+                fn.arguments = json.dumps(fn.arguments, ensure_ascii=False)
+            if self.finish_reason is not None and self._is_repeat(d):
+                continue
+            d.index = self._slot(d)
+            state = self._tools[d.index]
+            if d.id and not state.id:
+                state.id = d.id
+            if d.type and not state.type:
+                state.type = d.type
+            if fn is not None:
+                if fn.name and not state.name:
+                    state.name = fn.name
+                if fn.arguments:
+                    state.args.append(str(fn.arguments))
+            kept.append(d)
+        return kept
+
+    def _slot(self, d: ToolCallDelta) -> int:
+        """The local index of the call this delta belongs to, creating it if new."""
+        key: object
+        if d.index is not None and d.index >= 0:
+            key = ("index", d.index)
+            slot = self._keys.get(key)
+            # The same wire index with a different id is a second call (seen with index 0
+            # reused), not a continuation.
+            if slot is not None and not (d.id and self._tools[slot].id not in (None, d.id)):
+                return slot
+        elif d.id:
+            key = ("id", d.id)
+            if key in self._keys:
+                return self._keys[key]
+        elif self._tools:
+            return len(self._tools) - 1  # an anonymous fragment continues the latest call
+        else:
+            key = ("index", -1)
+        self._tools.append(_ToolState())
+        self._keys[key] = slot = len(self._tools) - 1
+        if d.id:
+            self._keys[("id", d.id)] = slot
+        return slot
+
+    def _is_repeat(self, d: ToolCallDelta) -> bool:
+        fn = d.function
+        if fn is None or not d.id:
+            return False
+        args = str(fn.arguments or "")
+        return any(
+            t.id == d.id and t.name == fn.name and "".join(t.args) == args for t in self._tools
+        )
+
+    def snapshot(self) -> ChatCompletion:
+        """Everything so far as a :class:`ChatCompletion` (cheap enough to call once per
+        stream, or once on an error for the ``partial`` it carries)."""
+        tool_calls = [
+            ToolCall(
+                id=t.id or "",
+                type=t.type or "function",
+                index=i,
+                function=FunctionCall(name=t.name or "", arguments="".join(t.args) or "{}"),
+            )
+            for i, t in enumerate(self._tools)
+        ]
+        message = ChatCompletionMessage(
+            role="assistant",
+            content="".join(self._content),
+            reasoning_content="".join(self._reasoning) or None,
+            tool_calls=tool_calls or None,
+        )
+        return ChatCompletion(
+            id=self.id,
+            created=self.created,
+            model=self.model,
+            choices=[Choice(index=0, message=message, finish_reason=self.finish_reason)],
+            usage=self.usage,
+            malformed_frames=self.malformed_frames,
+        )

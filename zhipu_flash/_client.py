@@ -1,0 +1,496 @@
+"""``ZhipuClient`` and ``AsyncZhipuClient``: configuration, the retry loop, and the two calls.
+
+``_BaseClient`` holds everything that is not I/O (key and URL resolution, headers, request
+building, the retry decision); the two subclasses hold only the loops that block or await.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from . import __version__
+from ._constants import (
+    API_KEY_ENV_VARS,
+    BASE_URL_ENV_VAR,
+    CHAT_COMPLETIONS_PATH,
+    DEFAULT_BASE_URL,
+    DEFAULT_LIMITS,
+    DEFAULT_MAX_LINE_BYTES,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+)
+from ._exceptions import (
+    APIConnectionError,
+    APITimeoutError,
+    InvalidRequestInputError,
+    MissingAPIKeyError,
+    ZhipuError,
+    error_from_body,
+    error_from_response_parts,
+)
+from ._markers import strip_markers as _strip_markers_text
+from ._request import build_chat_request
+from ._retry import retry_delay, should_retry
+from ._stream import AsyncStream, ChunkParser, OnMalformed, Stream
+from .models import get_model_info
+from .types import ChatCompletion
+
+__all__ = ["AsyncZhipuClient", "ZhipuClient"]
+
+logger = logging.getLogger("zhipu_flash")
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .types.request import ChatParams
+
+TimeoutTypes = float | httpx.Timeout | None
+_PARAM_NAMES = frozenset(
+    (
+        "thinking",
+        "clear_thinking",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "stop",
+        "tools",
+        "tool_choice",
+        "tool_stream",
+        "response_format",
+        "do_sample",
+        "request_id",
+        "user_id",
+        "extra_body",
+    )
+)
+
+
+class _BaseClient:
+    _owns_http: bool
+
+    def __init__(
+        self,
+        api_key: str | None,
+        base_url: str | None,
+        timeout: TimeoutTypes,
+        max_retries: int,
+    ) -> None:
+        self._api_key = api_key or None
+        self.base_url = (base_url or os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL).rstrip(
+            "/"
+        )
+        self.timeout = _timeout(timeout)
+        self._timeout_given = timeout is not None
+        if max_retries < 0:
+            raise ValueError("max_retries must be 0 or more.")
+        self.max_retries = max_retries
+        self._url = self.base_url + CHAT_COMPLETIONS_PATH
+
+    def __repr__(self) -> str:
+        # Never the key: only whether one is configured.
+        state = "set" if self._key_or_none() else "missing"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{state}>)"
+
+    def _key_or_none(self) -> str | None:
+        if self._api_key:
+            return self._api_key
+        for name in API_KEY_ENV_VARS:
+            value = os.environ.get(name)
+            if value:
+                return value
+        return None
+
+    def _headers(self, stream: bool) -> dict[str, str]:
+        key = self._key_or_none()
+        if not key:
+            raise MissingAPIKeyError(
+                "No Zhipu API key: pass api_key=... or set ZHIPUAI_API_KEY (or ZAI_API_KEY). "
+                "Get a key at open.bigmodel.cn or z.ai."
+            )
+        return {
+            "Authorization": f"Bearer {key}",
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream" if stream else "application/json",
+            "Accept-Language": "en-US,en",
+            "User-Agent": f"zhipu-flash/{__version__}",
+        }
+
+    def _prepare(
+        self, model: str, messages: Sequence[Mapping[str, Any]], stream: bool, params: Any
+    ) -> tuple[bytes, dict[str, str]]:
+        unknown = set(params) - _PARAM_NAMES
+        if unknown:
+            raise InvalidRequestInputError(
+                f"Unknown parameter(s) {sorted(unknown)}: put API fields this client does not "
+                "name into extra_body={...}."
+            )
+        body = build_chat_request(model, messages, stream=stream, **params)
+        # Compact, deterministic bytes: cassettes match on the body.
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return content, self._headers(stream)
+
+    def _request_timeout(self) -> httpx.Timeout | Any:
+        # An injected client keeps its own timeout unless one was passed to us explicitly.
+        return self.timeout if self._timeout_given or self._owns_http else httpx.USE_CLIENT_DEFAULT
+
+    def _failed(self, response: httpx.Response) -> ZhipuError:
+        return error_from_response_parts(
+            response.status_code, response.content, response.headers.get("x-request-id")
+        )
+
+    def _next_delay(
+        self, error: ZhipuError, attempt: int, headers: Mapping[str, str] | None
+    ) -> float | None:
+        if not should_retry(error, attempt, self.max_retries):
+            return None
+        delay = retry_delay(attempt, error, headers)
+        if delay is not None:
+            logger.info(
+                "retrying in %.2fs after %s (attempt %d of %d)",
+                delay,
+                type(error).__name__ + (f" [{error.code}]" if error.code else ""),
+                attempt + 1,
+                self.max_retries,
+            )
+        return delay
+
+    def _parser(self, model: str, strip_markers: bool, on_malformed: OnMalformed) -> ChunkParser:
+        return ChunkParser(
+            strip_markers=strip_markers and get_model_info(model).markers,
+            on_malformed=on_malformed,
+            max_line_bytes=DEFAULT_MAX_LINE_BYTES,
+        )
+
+    def _completion(self, response: httpx.Response, model: str, strip: bool) -> ChatCompletion:
+        try:
+            body = json.loads(response.content)
+        except ValueError as exc:
+            raise APIConnectionError(
+                f"The API answered HTTP {response.status_code} with a body that is not JSON."
+            ) from exc
+        if isinstance(body, dict) and body.get("error"):
+            raise error_from_body(body, status_code=response.status_code)
+        completion = ChatCompletion.model_validate(body)
+        if strip and get_model_info(model).markers:
+            for choice in completion.choices:
+                message = choice.message
+                if message.content:
+                    message.content, reasoning = _strip_markers_text(message.content)
+                    if reasoning:
+                        message.reasoning_content = (message.reasoning_content or "") + reasoning
+        return completion
+
+
+def _timeout(timeout: TimeoutTypes) -> httpx.Timeout:
+    if timeout is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    return httpx.Timeout(float(timeout), connect=min(float(timeout), 10.0))
+
+
+def _connection_error(exc: httpx.TransportError) -> ZhipuError:
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"Request timed out ({type(exc).__name__}).")
+    return APIConnectionError(f"Could not reach the Zhipu API ({type(exc).__name__}: {exc}).")
+
+
+class StreamManager:
+    """What :meth:`ZhipuClient.stream` returns: ``with`` it to send the request and get a
+    :class:`~zhipu_flash.Stream`, or iterate it directly."""
+
+    def __init__(self, opener: Callable[[], Stream]) -> None:
+        self._opener = opener
+        self._stream: Stream | None = None
+
+    def __enter__(self) -> Stream:
+        self._stream = self._opener()
+        return self._stream
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._stream is not None:
+            self._stream.close()
+
+    def __iter__(self) -> Iterator[Any]:
+        with self as stream:
+            yield from stream
+
+
+class AsyncStreamManager:
+    """What :meth:`AsyncZhipuClient.stream` returns: ``async with`` it to send the request and
+    get an :class:`~zhipu_flash.AsyncStream`, or ``async for`` over it directly."""
+
+    def __init__(self, opener: Callable[[], Awaitable[AsyncStream]]) -> None:
+        self._opener = opener
+        self._stream: AsyncStream | None = None
+
+    async def __aenter__(self) -> AsyncStream:
+        self._stream = await self._opener()
+        return self._stream
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._stream is not None:
+            await self._stream.aclose()
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        async with self as stream:
+            async for chunk in stream:
+                yield chunk
+
+
+class ZhipuClient(_BaseClient):
+    """A synchronous client for Zhipu's chat-completions API, on one pooled ``httpx.Client``.
+
+    Args:
+        api_key: The API key. Defaults to ``ZHIPUAI_API_KEY``, then ``ZAI_API_KEY``. A missing
+            key is reported at the first request, not here.
+        base_url: Defaults to ``ZHIPUAI_BASE_URL``, then open.bigmodel.cn
+            (:data:`~zhipu_flash.BIGMODEL_BASE_URL`); use :data:`~zhipu_flash.ZAI_BASE_URL`
+            for api.z.ai.
+        timeout: Seconds or an ``httpx.Timeout``; defaults to 10 s connect, 300 s read.
+        max_retries: Retries before the first chunk for retryable failures (2).
+        http_client: An ``httpx.Client`` to use instead of the client's own (it is not closed
+            by :meth:`close`).
+
+    Example::
+
+        with ZhipuClient() as client:
+            messages = [{"role": "user", "content": "Hi"}]
+            with client.stream(model="glm-4.7-flash", messages=messages) as s:
+                for chunk in s:
+                    print(chunk.delta and chunk.delta.content or "", end="")
+                print(s.get_final_completion().usage)
+    """
+
+    _sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: TimeoutTypes = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        super().__init__(api_key, base_url, timeout, max_retries)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(timeout=self.timeout, limits=DEFAULT_LIMITS)
+
+    def create(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        strip_markers: bool = True,
+        **params: Unpack[ChatParams],
+    ) -> ChatCompletion:
+        """One non-streamed completion."""
+        content, headers = self._prepare(model, messages, False, params)
+        response = self._send(content, headers)
+        try:
+            response.read()
+        finally:
+            response.close()
+        return self._completion(response, model, strip_markers)
+
+    def stream(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        strip_markers: bool = True,
+        on_malformed: OnMalformed = "skip",
+        **params: Unpack[ChatParams],
+    ) -> StreamManager:
+        """A streamed completion. Input is checked now; the request is sent on ``with``.
+
+        ``strip_markers`` moves the ``<think>``/box markers of the GLM-V thinking models out of
+        the content (only those models use them). ``on_malformed`` chooses whether an
+        undecodable frame is skipped (logged and counted) or raised.
+        """
+        content, headers = self._prepare(model, messages, True, params)
+
+        def open_stream() -> Stream:
+            response = self._send(content, headers)
+            return Stream(response, self._parser(model, strip_markers, on_malformed))
+
+        return StreamManager(open_stream)
+
+    def _send(self, content: bytes, headers: dict[str, str]) -> httpx.Response:
+        """POST with retries; returns an open 2xx response whose body is not read yet."""
+        request = self._http.build_request(
+            "POST",
+            self._url,
+            content=content,
+            headers=headers,
+            timeout=self._request_timeout(),
+        )
+        attempt = 0
+        while True:
+            response_headers: Mapping[str, str] | None = None
+            try:
+                response = self._http.send(request, stream=True)
+            except httpx.TransportError as exc:
+                error = _connection_error(exc)
+                cause: BaseException = exc
+            else:
+                if response.status_code < 400:
+                    return response
+                try:
+                    response.read()
+                finally:
+                    response.close()
+                error = cause = self._failed(response)
+                response_headers = response.headers
+            delay = self._next_delay(error, attempt, response_headers)
+            if delay is None:
+                if error is cause:
+                    raise error
+                raise error from cause
+            self._sleep(delay)
+            attempt += 1
+
+    def close(self) -> None:
+        """Close the connection pool (only if this client created it)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> ZhipuClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncZhipuClient(_BaseClient):
+    """The asyncio twin of :class:`ZhipuClient`, on one pooled ``httpx.AsyncClient``.
+
+    Same arguments; ``create`` is awaited and ``stream`` is used with ``async with``::
+
+        async with AsyncZhipuClient() as client:
+            async with client.stream(model="glm-4.7-flash", messages=msgs) as s:
+                async for chunk in s:
+                    ...
+    """
+
+    _sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: TimeoutTypes = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(api_key, base_url, timeout, max_retries)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=self.timeout, limits=DEFAULT_LIMITS)
+
+    async def create(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        strip_markers: bool = True,
+        **params: Unpack[ChatParams],
+    ) -> ChatCompletion:
+        """One non-streamed completion."""
+        content, headers = self._prepare(model, messages, False, params)
+        response = await self._send(content, headers)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return self._completion(response, model, strip_markers)
+
+    def stream(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        strip_markers: bool = True,
+        on_malformed: OnMalformed = "skip",
+        **params: Unpack[ChatParams],
+    ) -> AsyncStreamManager:
+        """A streamed completion; input is checked now, the request sent on ``async with``."""
+        content, headers = self._prepare(model, messages, True, params)
+
+        async def open_stream() -> AsyncStream:
+            response = await self._send(content, headers)
+            return AsyncStream(response, self._parser(model, strip_markers, on_malformed))
+
+        return AsyncStreamManager(open_stream)
+
+    async def _send(self, content: bytes, headers: dict[str, str]) -> httpx.Response:
+        request = self._http.build_request(
+            "POST",
+            self._url,
+            content=content,
+            headers=headers,
+            timeout=self._request_timeout(),
+        )
+        attempt = 0
+        while True:
+            response_headers: Mapping[str, str] | None = None
+            try:
+                response = await self._http.send(request, stream=True)
+            except httpx.TransportError as exc:
+                error = _connection_error(exc)
+                cause: BaseException = exc
+            else:
+                if response.status_code < 400:
+                    return response
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
+                error = cause = self._failed(response)
+                response_headers = response.headers
+            delay = self._next_delay(error, attempt, response_headers)
+            if delay is None:
+                if error is cause:
+                    raise error
+                raise error from cause
+            await self._sleep(delay)
+            attempt += 1
+
+    async def aclose(self) -> None:
+        """Close the connection pool (only if this client created it)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncZhipuClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,39 @@
+"""Numbers and names the whole core agrees on, each with the reason it has its value."""
+
+from __future__ import annotations
+
+import httpx
+
+#: The China platform (open.bigmodel.cn). The official ``ZhipuAiClient`` defaults here.
+BIGMODEL_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"
+#: The international platform (api.z.ai). A separate account: keys are not shared.
+ZAI_BASE_URL = "https://api.z.ai/api/paas/v4"
+DEFAULT_BASE_URL = BIGMODEL_BASE_URL
+
+#: Key variables in the order they are tried: the zhipuai SDK's name first (most apps set it),
+#: then the zai SDK's name (docs.z.ai guides use it).
+API_KEY_ENV_VARS = ("ZHIPUAI_API_KEY", "ZAI_API_KEY")
+#: Must end in ``/api/paas/v4``. ``ZHIPUAI_API_BASE`` (langchain-community) holds a full
+#: ``/chat/completions`` URL instead, so it is deliberately not read.
+BASE_URL_ENV_VAR = "ZHIPUAI_BASE_URL"
+
+CHAT_COMPLETIONS_PATH = "/chat/completions"
+
+#: Long reasoning streams can pause for minutes between chunks, so reads get 300 s (the zai
+#: SDK's figure); a connect that takes more than 10 s is a dead route, not a slow model.
+DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
+DEFAULT_MAX_RETRIES = 2
+#: The zai SDK's pool figures; the free models' concurrency caps are far lower than this.
+DEFAULT_LIMITS = httpx.Limits(max_connections=50, max_keepalive_connections=10)
+
+#: Backoff for retryable failures: 0.5 s doubling to 8 s (API.md section 9).
+INITIAL_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 8.0
+#: 1305 is platform overload: the docs ask for a longer interval than for the account's own cap.
+OVERLOAD_INITIAL_RETRY_DELAY = 2.0
+#: A Retry-After longer than this is not worth blocking a caller for: we give up and raise.
+MAX_RETRY_AFTER = 60.0
+
+#: SSE lines longer than this are an error, not a reason to buffer without bound. A whole
+#: tool call (a file written by an agent) arrives in one line, so the limit is generous.
+DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024

@@ -1,0 +1,407 @@
+"""Build and check the JSON body of a chat-completions request, before anything is sent.
+
+Every value the API is known to reject is caught here with an error that says what to do,
+or downgraded in a documented, logged way where a downgrade keeps the caller's meaning:
+
+============================  ===================================================================
+Input                         What is sent
+============================  ===================================================================
+``temperature=0``             ``do_sample: false`` (greedy, what 0 means), temperature omitted
+``temperature`` outside 0..1  error
+``top_p`` outside 0.01..1     error
+``stop`` empty / one string   omitted / ``[stop]``
+``stop`` with 2+ items        error (the API takes one stop sequence)
+``tool_choice="auto"``/None   ``"auto"`` / omitted
+``tool_choice="none"``        tools and tool_choice omitted (the model cannot call them)
+other ``tool_choice``         ``"auto"`` with a warning: GLM cannot force a tool call
+``thinking`` True / False     ``{"type": "enabled"}`` / ``{"type": "disabled"}``
+thinking on a no-think model  False is dropped; True is an error
+disabled on glm-4.1v-thinking error (the model always thinks; the API answers HTTP 400)
+``clear_thinking``            added to the ``thinking`` object
+``reasoning_content`` in      kept on assistant messages only with ``clear_thinking=False``
+history                       (preserved thinking); dropped otherwise
+images to a text-only model   error (known models only; unknown models are trusted)
+tools to a no-tool model      error
+``response_format``           "json_object"/"text" or their dicts; json_schema is an error
+``tool_stream`` without       omitted (it needs ``stream: true``)
+stream
+============================  ===================================================================
+
+Message normalisation: content parts keep only ``type`` and their payload (the API rejects
+foreign keys such as ``cache_control``), images become URL or bare base64, text-only part
+lists become a string for text models, assistant ``tool_calls`` arguments become JSON
+strings, and ``name`` keys are dropped (not in GLM's schema). A conversation with no user or
+tool message is refused (the API answers 1214).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._exceptions import InvalidRequestInputError
+from .models import ModelInfo, get_model_info
+from .multimodal import image_url_value, video_part
+
+__all__ = ["build_chat_request", "normalize_tools"]
+
+logger = logging.getLogger("zhipu_flash")
+
+_ROLES = frozenset({"system", "user", "assistant", "tool"})
+_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_EMPTY_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
+_FORCED_CHOICES = frozenset({"required", "any"})
+
+
+def build_chat_request(
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    stream: bool,
+    thinking: bool | Mapping[str, Any] | None = None,
+    clear_thinking: bool | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    max_tokens: int | None = None,
+    stop: str | Sequence[str] | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    tool_choice: Any = None,
+    tool_stream: bool | None = None,
+    response_format: str | Mapping[str, Any] | None = None,
+    do_sample: bool | None = None,
+    request_id: str | None = None,
+    user_id: str | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The request body for ``POST /chat/completions``; raises
+    :class:`~zhipu_flash.InvalidRequestInputError` for input the API would reject."""
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidRequestInputError("model must be a non-empty string, e.g. 'glm-4.7-flash'.")
+    info = get_model_info(model)
+    preserve = clear_thinking is False
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": _messages(messages, info, preserve_reasoning=preserve),
+    }
+    if stream:
+        body["stream"] = True
+
+    thinking_obj = _thinking(thinking, clear_thinking, info)
+    if thinking_obj is not None:
+        body["thinking"] = thinking_obj
+
+    if temperature is not None:
+        temperature = _number("temperature", temperature, 0.0, 1.0)
+        if temperature == 0.0 and do_sample is None:
+            logger.info("temperature=0 sent as do_sample=false (greedy decoding) for %s", model)
+            do_sample = False
+        else:
+            body["temperature"] = temperature
+    if top_p is not None:
+        body["top_p"] = _number("top_p", top_p, 0.01, 1.0)
+    if do_sample is not None:
+        body["do_sample"] = bool(do_sample)
+    if max_tokens is not None:
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise InvalidRequestInputError(
+                f"max_tokens must be a positive integer, got {max_tokens!r}."
+            )
+        body["max_tokens"] = max_tokens
+    stops = _stop(stop)
+    if stops:
+        body["stop"] = stops
+
+    tool_list = normalize_tools(tools) if tools else []
+    if tool_list and tool_choice == "none":
+        logger.debug("tool_choice='none': tools are left out of the request")
+        tool_list = []
+    elif tool_choice is not None and tool_choice != "none":
+        if tool_choice != "auto":
+            logger.warning(
+                "GLM accepts tool_choice='auto' only; %r was sent as 'auto', so the model may "
+                "answer without calling a tool.",
+                tool_choice if isinstance(tool_choice, (str, bool)) else "a specific tool",
+            )
+        if tool_list:
+            body["tool_choice"] = "auto"
+    if tool_list:
+        if info.known and not info.tools:
+            raise InvalidRequestInputError(
+                f"{model} does not support tool calling. Use a model with tools, such as "
+                "glm-4.7-flash (text) or glm-4.6v-flash (vision)."
+            )
+        body["tools"] = tool_list
+    if tool_stream:
+        if stream:
+            body["tool_stream"] = True
+        else:
+            logger.debug("tool_stream needs stream=True; it is left out of this request")
+
+    if response_format is not None:
+        body["response_format"] = _response_format(response_format)
+    if request_id is not None:
+        if not isinstance(request_id, str) or not request_id:
+            raise InvalidRequestInputError("request_id must be a non-empty string.")
+        body["request_id"] = request_id
+    if user_id is not None:
+        if not isinstance(user_id, str) or not 6 <= len(user_id) <= 128:
+            raise InvalidRequestInputError("user_id must be a string of 6 to 128 characters.")
+        body["user_id"] = user_id
+    if extra_body:
+        body.update(extra_body)
+    return body
+
+
+def _number(name: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidRequestInputError(f"{name} must be a number, got {value!r}.")
+    if not low <= value <= high:
+        raise InvalidRequestInputError(
+            f"{name}={value} is outside the range GLM accepts ({low} to {high})."
+        )
+    return float(value)
+
+
+def _stop(stop: str | Sequence[str] | None) -> list[str]:
+    if stop is None:
+        return []
+    if isinstance(stop, str):
+        return [stop] if stop else []
+    items = [s for s in stop if s]
+    if len(items) > 1:
+        raise InvalidRequestInputError(
+            f"GLM accepts one stop sequence, got {len(items)}: {items!r}. Pass the most "
+            "important one."
+        )
+    return items
+
+
+def _thinking(
+    thinking: bool | Mapping[str, Any] | None, clear_thinking: bool | None, info: ModelInfo
+) -> dict[str, Any] | None:
+    if thinking is None and clear_thinking is None:
+        return None
+    if thinking is None or thinking is True:
+        obj: dict[str, Any] = {"type": "enabled"}
+    elif thinking is False:
+        obj = {"type": "disabled"}
+    elif isinstance(thinking, Mapping):
+        obj = dict(thinking)
+    else:
+        raise InvalidRequestInputError(
+            f"thinking must be True, False, None or a dict like {{'type': 'enabled'}}; "
+            f"got {thinking!r}."
+        )
+    if clear_thinking is not None:
+        obj["clear_thinking"] = bool(clear_thinking)
+    enabled = obj.get("type", "enabled") != "disabled"
+    if info.thinking == "none":
+        if enabled and thinking is not None:
+            raise InvalidRequestInputError(
+                f"{info.name} has no thinking mode. Use glm-4.7-flash (text) or glm-4.6v-flash "
+                "(vision) for reasoning, or leave thinking unset."
+            )
+        return None  # nothing to switch off, and such models may reject the field
+    if info.thinking == "forced":
+        if not enabled:
+            raise InvalidRequestInputError(
+                f"{info.name} always thinks and the API rejects thinking disabled (HTTP 400). "
+                "Leave thinking unset, or use glm-4.6v-flash for vision without reasoning."
+            )
+        return None  # it thinks regardless; the field is not documented for it
+    return obj
+
+
+def _response_format(value: str | Mapping[str, Any]) -> dict[str, Any]:
+    fmt = {"type": value} if isinstance(value, str) else dict(value)
+    if fmt.get("type") not in ("json_object", "text"):
+        raise InvalidRequestInputError(
+            f"GLM supports response_format types 'json_object' and 'text', not "
+            f"{fmt.get('type')!r}. Use {{'type': 'json_object'}} and describe the schema in the "
+            "prompt."
+        )
+    return {"type": fmt["type"]}
+
+
+def normalize_tools(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Tools in GLM's form: every function has a name, a description and parameters (the
+    schema marks all three required), and no ``strict`` key. Built-in tools such as
+    ``web_search`` and ``retrieval`` pass through."""
+    out: list[dict[str, Any]] = []
+    for tool in tools:
+        if not isinstance(tool, Mapping):
+            raise InvalidRequestInputError(f"Each tool must be a dict, got {type(tool).__name__}.")
+        if tool.get("type", "function") != "function":
+            out.append(dict(tool))
+            continue
+        fn = tool.get("function", tool)  # a bare function definition is accepted too
+        name = fn.get("name")
+        if not isinstance(name, str) or not _TOOL_NAME.match(name):
+            raise InvalidRequestInputError(
+                f"Tool name {name!r} is invalid: GLM requires 1-64 letters, digits, '_' or '-'."
+            )
+        params = fn.get("parameters") or _EMPTY_PARAMETERS
+        out.append(
+            {
+                "type": "function",
+                "function": {
+                    "name": name,
+                    "description": fn.get("description") or "",
+                    "parameters": dict(params),
+                },
+            }
+        )
+    return out
+
+
+def _messages(
+    messages: Sequence[Mapping[str, Any]], info: ModelInfo, *, preserve_reasoning: bool
+) -> list[dict[str, Any]]:
+    seq: Any = messages  # callers pass anything; check the shape at run time
+    if isinstance(seq, (str, bytes)) or not isinstance(seq, Sequence) or not seq:
+        raise InvalidRequestInputError(
+            "messages must be a non-empty list of dicts like {'role': 'user', 'content': 'Hello'}."
+        )
+    out = [_message(m, i, info, preserve_reasoning) for i, m in enumerate(messages)]
+    if not any(m["role"] in ("user", "tool") for m in out):
+        raise InvalidRequestInputError(
+            "GLM rejects a conversation made only of system and assistant messages (code 1214). "
+            "Add a user message."
+        )
+    return out
+
+
+def _message(
+    msg: Mapping[str, Any], i: int, info: ModelInfo, preserve_reasoning: bool
+) -> dict[str, Any]:
+    if not isinstance(msg, Mapping):
+        raise InvalidRequestInputError(
+            f"messages[{i}] must be a dict with 'role' and 'content', got {type(msg).__name__}."
+        )
+    role = msg.get("role")
+    if role not in _ROLES:
+        raise InvalidRequestInputError(
+            f"messages[{i}] has role {role!r}; GLM accepts system, user, assistant and tool."
+        )
+    content = msg.get("content")
+    out: dict[str, Any] = {"role": role}
+    if role == "user":
+        out["content"] = _content(content, i, info, allow_media=True)
+    elif role == "assistant":
+        text = _content(content, i, info, allow_media=False)
+        calls = msg.get("tool_calls")
+        if calls:
+            out["content"] = text if isinstance(text, str) else ""
+            out["tool_calls"] = [_tool_call(c, i) for c in calls]
+        else:
+            out["content"] = text if text is not None else ""
+        reasoning = msg.get("reasoning_content")
+        if preserve_reasoning and reasoning:
+            out["reasoning_content"] = reasoning
+    elif role == "tool":
+        call_id = msg.get("tool_call_id")
+        if not call_id:
+            raise InvalidRequestInputError(
+                f"messages[{i}] is a tool result without 'tool_call_id'; set it to the id of the "
+                "assistant tool call it answers."
+            )
+        out["content"] = _as_text(content, i, "tool")
+        out["tool_call_id"] = call_id
+    else:
+        out["content"] = _as_text(content, i, "system")
+    return out
+
+
+def _as_text(content: Any, i: int, role: str) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    texts: list[str] = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, Mapping) and part.get("type") == "text":
+            texts.append(str(part.get("text", "")))
+        else:
+            kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
+            raise InvalidRequestInputError(
+                f"messages[{i}] ({role}) may only hold text for GLM, found a {kind!r} part."
+            )
+    return "\n".join(texts)
+
+
+def _content(content: Any, i: int, info: ModelInfo, *, allow_media: bool) -> Any:
+    if content is None or isinstance(content, str):
+        return content
+    if not isinstance(content, Sequence):
+        raise InvalidRequestInputError(
+            f"messages[{i}].content must be a string or a list of parts, got "
+            f"{type(content).__name__}."
+        )
+    parts = [_part(p, i, j, info, allow_media) for j, p in enumerate(content)]
+    if all(p["type"] == "text" for p in parts) and (not info.vision or not allow_media):
+        # Text models take a string; joining keeps any request they would accept.
+        return "\n".join(p["text"] for p in parts)
+    kinds = {p["type"] for p in parts}
+    if "file_url" in kinds and kinds & {"image_url", "video_url"}:
+        raise InvalidRequestInputError(
+            f"messages[{i}] mixes files with images or video; GLM takes file_url parts only "
+            "without image_url/video_url parts in the same request."
+        )
+    return parts
+
+
+def _part(part: Any, i: int, j: int, info: ModelInfo, allow_media: bool) -> dict[str, Any]:
+    where = f"messages[{i}].content[{j}]"
+    if isinstance(part, str):
+        return {"type": "text", "text": part}
+    if not isinstance(part, Mapping):
+        raise InvalidRequestInputError(f"{where} must be a dict part, got {type(part).__name__}.")
+    kind = part.get("type")
+    if kind == "text":
+        return {"type": "text", "text": str(part.get("text", ""))}
+    if kind not in ("image_url", "video_url", "file_url"):
+        raise InvalidRequestInputError(
+            f"{where} has type {kind!r}; GLM accepts text, image_url, video_url and file_url."
+        )
+    if not allow_media:
+        raise InvalidRequestInputError(f"{where}: only user messages may carry {kind} parts.")
+    if info.known and not info.vision:
+        raise InvalidRequestInputError(
+            f"{info.name} is a text-only model and cannot take {kind} input. Use a vision model "
+            "such as glm-4.6v-flash or glm-4.1v-thinking-flash."
+        )
+    value = part.get(kind)
+    url = value.get("url") if isinstance(value, Mapping) else value
+    if not isinstance(url, (str, bytes)):
+        raise InvalidRequestInputError(f"{where} has no {kind}.url.")
+    if kind == "image_url":
+        return {"type": "image_url", "image_url": {"url": image_url_value(url)}}
+    if kind == "video_url":
+        if info.known and not info.video:
+            raise InvalidRequestInputError(f"{info.name} does not take video input.")
+        return dict(video_part(url if isinstance(url, str) else ""))
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise InvalidRequestInputError(f"{where}: files must be given as an http(s) URL.")
+    return {"type": "file_url", "file_url": {"url": url}}
+
+
+def _tool_call(call: Any, i: int) -> dict[str, Any]:
+    if not isinstance(call, Mapping):
+        raise InvalidRequestInputError(f"messages[{i}].tool_calls items must be dicts.")
+    fn = call.get("function") or {}
+    args = fn.get("arguments")
+    if args is None or args == "":
+        args = "{}"
+    elif not isinstance(args, str):
+        args = json.dumps(args, ensure_ascii=False)
+    name = fn.get("name")
+    if not name or not call.get("id"):
+        raise InvalidRequestInputError(
+            f"messages[{i}] has a tool call without 'id' or 'function.name'."
+        )
+    return {"id": call["id"], "type": "function", "function": {"name": name, "arguments": args}}

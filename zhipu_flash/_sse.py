@@ -1,0 +1,141 @@
+"""A sans-I/O Server-Sent Events decoder that works on bytes.
+
+``SSEDecoder.feed(chunk)`` takes whatever the network delivered and returns the complete
+events it finished; ``flush()`` ends the stream. It follows the WHATWG rules that matter for
+GLM: lines end at CR, LF or CRLF (a CRLF split across two chunks counts once); a line that
+starts with ``:`` is a comment (keep-alive); ``data:`` may or may not have a space after the
+colon; several ``data`` lines join with LF; a blank line dispatches the event.
+
+Why bytes: GLM sends raw UTF-8, and a CJK character is routinely split across two network
+chunks. Lines are found with ``bytes.split`` (which only knows CR and LF, unlike
+``str.splitlines``, which also splits on U+2028/U+2029/U+0085 that appear raw inside JSON
+strings), and the event payload stays bytes so ``json``/pydantic decode each complete frame
+once. Nothing is ever decoded per network chunk.
+
+One deliberate deviation: ``flush()`` dispatches a final event that lacks its closing blank
+line instead of discarding it, so a server that ends with ``data: [DONE]`` and no newline
+still ends cleanly.
+"""
+
+from __future__ import annotations
+
+from ._constants import DEFAULT_MAX_LINE_BYTES
+from ._exceptions import StreamDecodeError
+
+__all__ = ["SSEDecoder", "SSEEvent"]
+
+
+class SSEEvent:
+    """One dispatched event. ``data`` is the raw payload bytes (UTF-8 on GLM)."""
+
+    __slots__ = ("data", "event", "id", "retry")
+
+    def __init__(
+        self, data: bytes, event: str = "message", id: str | None = None, retry: int | None = None
+    ) -> None:
+        self.data = data
+        self.event = event
+        self.id = id
+        self.retry = retry
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", "replace")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SSEEvent):
+            return NotImplemented
+        return (self.data, self.event, self.id, self.retry) == (
+            other.data,
+            other.event,
+            other.id,
+            other.retry,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.data, self.event, self.id, self.retry))
+
+    def __repr__(self) -> str:
+        return f"SSEEvent(event={self.event!r}, data={self.data!r}, id={self.id!r})"
+
+
+class SSEDecoder:
+    """Incremental SSE decoder: ``feed(bytes) -> list[SSEEvent]``, then ``flush()``."""
+
+    __slots__ = ("_buf", "_cr_pending", "_data", "_event", "_last_id", "_max_line", "_retry")
+
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self._buf = b""
+        self._cr_pending = False  # the previous chunk ended in CR: a leading LF is its pair
+        self._data: list[bytes] = []
+        self._event = ""
+        self._last_id: str | None = None
+        self._retry: int | None = None
+        self._max_line = max_line_bytes
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """Decode ``chunk``; return the events it completed (often none or one)."""
+        if self._cr_pending:
+            self._cr_pending = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        buf = self._buf + chunk if self._buf else chunk
+        if b"\r" in buf:
+            # A trailing CR already ends its line; remember it so a LF opening the next
+            # chunk is not taken for an empty line (which would dispatch an event early).
+            self._cr_pending = buf.endswith(b"\r")
+            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = buf.split(b"\n")
+        self._buf = rest = lines.pop()
+        if len(rest) > self._max_line:
+            self._buf = b""
+            raise StreamDecodeError(
+                f"An SSE line grew past {self._max_line} bytes without ending; the stream is "
+                "not valid SSE. Raise max_line_bytes if such lines are expected."
+            )
+        if not lines:
+            return []
+        return self._process(lines)
+
+    def flush(self) -> list[SSEEvent]:
+        """End of stream: dispatch what is pending, including a last unterminated line."""
+        lines = [self._buf] if self._buf else []
+        self._buf = b""
+        self._cr_pending = False
+        lines.append(b"")
+        return self._process(lines)
+
+    def _process(self, lines: list[bytes]) -> list[SSEEvent]:
+        events: list[SSEEvent] = []
+        data = self._data
+        for line in lines:
+            if not line:
+                if data:
+                    payload = data[0] if len(data) == 1 else b"\n".join(data)
+                    events.append(
+                        SSEEvent(payload, self._event or "message", self._last_id, self._retry)
+                    )
+                    data.clear()
+                self._event = ""
+                continue
+            if line.startswith(b"data:"):
+                value = line[5:]
+                data.append(value[1:] if value[:1] == b" " else value)
+            elif line[0] != 58:  # 58 is ":", a comment line (keep-alive)
+                self._field(line)
+        return events
+
+    def _field(self, line: bytes) -> None:
+        name, sep, value = line.partition(b":")
+        if sep and value[:1] == b" ":
+            value = value[1:]
+        if name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"data":  # "data" with no colon: an empty data line
+            self._data.append(b"")
+        elif name == b"id":
+            if b"\x00" not in value:
+                self._last_id = value.decode("utf-8", "replace")
+        elif name == b"retry" and value.isdigit():
+            self._retry = int(value)
+        # Unknown field names are ignored, as the spec says.

@@ -1,0 +1,389 @@
+"""From response bytes to typed chunks: the sans-I/O parser and its sync and async shells.
+
+``ChunkParser`` owns everything that is not I/O: SSE decoding, ``[DONE]``, in-band error
+frames, malformed-frame handling and the accumulator. ``Stream`` and ``AsyncStream`` are the
+only code that touches the network, a few lines each, so both behave the same by
+construction.
+
+How a stream ends:
+
+- ``[DONE]``: a clean end (logged if no finish reason came first).
+- End of body without ``[DONE]``: clean if a finish reason arrived, otherwise
+  :class:`~zhipu_flash.StreamInterruptedError` carrying what arrived.
+- ``finish_reason: "network_error"``: :class:`~zhipu_flash.StreamInterruptedError` once the
+  stream ends, carrying what arrived.
+- ``sensitive`` and ``model_context_window_exceeded`` are returned as finish reasons and
+  logged at WARNING: the text is truncated or filtered, and the caller decides.
+- ``{"error": {...}}`` or ``event: error``: the typed error for its code, with ``partial``.
+
+Malformed frames: two frames fused on one line (seen on glm-4.7 and glm-5.1) keep the
+complete tail; lines of an event sent without blank-line separators are parsed one by one.
+Anything still undecodable is logged with its text, counted in
+``ChatCompletion.malformed_frames`` and skipped (``on_malformed="skip"``, the default: one bad
+frame should not cost a long answer), or raised as
+:class:`~zhipu_flash.StreamDecodeError` with ``on_malformed="raise"``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from types import TracebackType
+from typing import Literal
+
+import httpx
+from pydantic import ValidationError
+
+from ._accumulate import ChatCompletionAccumulator
+from ._constants import DEFAULT_MAX_LINE_BYTES
+from ._exceptions import (
+    APITimeoutError,
+    StreamDecodeError,
+    StreamInterruptedError,
+    ZhipuError,
+    error_from_body,
+)
+from ._sse import SSEDecoder, SSEEvent
+from .types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChoiceDelta,
+    ChunkChoice,
+    FunctionCallDelta,
+    ToolCallDelta,
+)
+
+__all__ = ["AsyncStream", "ChunkParser", "OnMalformed", "Stream"]
+
+logger = logging.getLogger("zhipu_flash")
+
+OnMalformed = Literal["skip", "raise"]
+_DONE = b"[DONE]"
+_TRUNCATED_FINISHES = frozenset({"sensitive", "model_context_window_exceeded"})
+_LOG_EXCERPT = 500
+
+
+class ChunkParser:
+    """Bytes in, normalised :class:`ChatCompletionChunk` objects out."""
+
+    __slots__ = ("_decoder", "_on_malformed", "acc", "done")
+
+    def __init__(
+        self,
+        *,
+        strip_markers: bool = False,
+        on_malformed: OnMalformed = "skip",
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> None:
+        self._decoder = SSEDecoder(max_line_bytes)
+        self._on_malformed = on_malformed
+        self.acc = ChatCompletionAccumulator(strip_markers=strip_markers)
+        self.done = False
+
+    def feed(self, data: bytes) -> list[ChatCompletionChunk]:
+        """Parse network bytes; return the chunks they completed."""
+        try:
+            events = self._decoder.feed(data)
+        except StreamDecodeError as exc:
+            exc.partial = self.snapshot()
+            raise
+        return self._events(events) if events else []
+
+    def end(self) -> list[ChatCompletionChunk]:
+        """The body ended: parse what is left and decide whether the stream was complete."""
+        chunks = [] if self.done else self._events(self._decoder.flush())
+        acc = self.acc
+        if not self.done:
+            if acc.finish_reason is None:
+                raise StreamInterruptedError(
+                    "The stream ended before [DONE] and before any finish reason; the answer "
+                    "is incomplete (partial output is on .partial).",
+                    partial=self.snapshot(),
+                )
+            logger.debug("stream ended without [DONE] after finish_reason=%s", acc.finish_reason)
+        elif acc.finish_reason is None:
+            logger.info("stream sent [DONE] without a finish reason")
+        if acc.finish_reason == "network_error":
+            raise StreamInterruptedError(
+                "GLM ended the stream with finish_reason 'network_error' (an upstream failure); "
+                "the answer is incomplete (partial output is on .partial).",
+                partial=self.snapshot(),
+            )
+        if acc.finish_reason in _TRUNCATED_FINISHES:
+            logger.warning("GLM finished with %r: the answer was cut short", acc.finish_reason)
+        return chunks
+
+    def snapshot(self) -> ChatCompletion:
+        return self.acc.snapshot()
+
+    def _events(self, events: list[SSEEvent]) -> list[ChatCompletionChunk]:
+        out: list[ChatCompletionChunk] = []
+        for event in events:
+            if self.done:
+                break
+            data = event.data
+            if data == _DONE:
+                self.done = True
+                break
+            if event.event == "error":
+                self._raise_error_frame(data)
+            try:
+                chunk = ChatCompletionChunk.model_validate_json(data)
+            except ValidationError:
+                out.extend(self._recover(data))
+                continue
+            self._take(chunk, out)
+        return out
+
+    def _take(self, chunk: ChatCompletionChunk, out: list[ChatCompletionChunk]) -> None:
+        if chunk.error is not None:
+            raise error_from_body({"error": chunk.error}, status_code=None, partial=self.snapshot())
+        self.acc.add(chunk)
+        out.append(chunk)
+
+    def _raise_error_frame(self, data: bytes) -> None:
+        try:
+            body = json.loads(data)
+        except ValueError:
+            body = {"error": {"message": data.decode("utf-8", "replace")}}
+        raise error_from_body(body, status_code=None, partial=self.snapshot())
+
+    def _recover(self, data: bytes) -> list[ChatCompletionChunk]:
+        """A frame that did not parse: salvage what the known corruptions allow."""
+        out: list[ChatCompletionChunk] = []
+        pieces: list[bytes] = []
+        if b"data:" in data:
+            # Two frames fused: the head is a fragment of another response; the tail after
+            # the last embedded "data:" is a whole frame.
+            tail = data[data.rfind(b"data:") + 5 :]
+            pieces = [tail[1:] if tail[:1] == b" " else tail]
+        elif b"\n" in data:
+            # Events without blank lines between them (the old docs' format).
+            pieces = data.split(b"\n")
+        parsed: list[ChatCompletionChunk] = []
+        done = False
+        for piece in pieces:
+            if piece == _DONE:
+                done = True
+                break
+            try:
+                parsed.append(ChatCompletionChunk.model_validate_json(piece))
+            except ValidationError:
+                parsed = []
+                break
+        fused = b"data:" in data
+        if parsed or (done and fused):
+            if fused:
+                self._malformed(data, recovered=True)
+            for chunk in parsed:
+                self._take(chunk, out)
+            self.done = self.done or done
+            return out
+        if done:
+            self.done = True
+            return out
+        self._malformed(data, recovered=False)
+        return out
+
+    def _malformed(self, data: bytes, *, recovered: bool) -> None:
+        self.acc.malformed_frames += 1
+        excerpt = data[:_LOG_EXCERPT].decode("utf-8", "replace")
+        if recovered:
+            logger.warning("fused SSE frames: dropped the head, kept the tail: %r", excerpt)
+            return
+        if self._on_malformed == "raise":
+            raise StreamDecodeError(
+                f"Undecodable stream frame: {excerpt!r}", partial=self.snapshot()
+            )
+        logger.warning("skipped an undecodable stream frame: %r", excerpt)
+
+
+def _json_body_as_chunks(parser: ChunkParser, content: bytes) -> list[ChatCompletionChunk]:
+    """A 200 with a JSON body to a stream request: an error, or a whole completion."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return parser.feed(content) + parser.end()
+    if isinstance(body, dict) and "error" in body:
+        raise error_from_body(body, status_code=200, partial=parser.snapshot())
+    completion = ChatCompletion.model_validate(body)
+    message = completion.message
+    chunk = ChatCompletionChunk(
+        id=completion.id,
+        created=completion.created,
+        model=completion.model,
+        usage=completion.usage,
+        choices=[
+            ChunkChoice(
+                index=0,
+                finish_reason=completion.finish_reason,
+                delta=ChoiceDelta(
+                    role="assistant",
+                    content=message.content,
+                    reasoning_content=message.reasoning_content,
+                    tool_calls=[
+                        ToolCallDelta(
+                            index=i,
+                            id=t.id,
+                            type=t.type,
+                            function=FunctionCallDelta(
+                                name=t.function.name, arguments=t.function.arguments
+                            ),
+                        )
+                        for i, t in enumerate(message.tool_calls or ())
+                    ]
+                    or None,
+                ),
+            )
+        ],
+    )
+    parser.acc.add(chunk)
+    parser.done = True
+    return [chunk]
+
+
+def _is_json(response: httpx.Response) -> bool:
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.startswith("application/json")
+
+
+def _transport_error(exc: httpx.TransportError, parser: ChunkParser) -> ZhipuError:
+    partial = parser.snapshot()
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(
+            f"Timed out waiting for the stream to continue ({type(exc).__name__}); partial "
+            "output is on .partial.",
+            partial=partial,
+        )
+    return StreamInterruptedError(
+        f"The connection broke mid-stream ({type(exc).__name__}: {exc}); partial output is on "
+        ".partial.",
+        partial=partial,
+    )
+
+
+class Stream:
+    """A streamed answer: iterate for chunks, then ``get_final_completion()``.
+
+    Use it as a context manager (``with client.stream(...) as stream:``) so the connection is
+    released as soon as the block ends, whether it ends normally, by ``break`` or by an
+    exception. Iteration also closes the response when it finishes.
+    """
+
+    def __init__(self, response: httpx.Response, parser: ChunkParser) -> None:
+        self.response = response
+        self._parser = parser
+        self._iterator = self._iter()
+
+    def _iter(self) -> Generator[ChatCompletionChunk, None, None]:
+        parser = self._parser
+        response = self.response
+        try:
+            if _is_json(response):
+                yield from _json_body_as_chunks(parser, response.read())
+                return
+            try:
+                for data in response.iter_bytes():
+                    chunks = parser.feed(data)
+                    if chunks:
+                        yield from chunks
+                    if parser.done:
+                        break
+            except httpx.TransportError as exc:
+                raise _transport_error(exc, parser) from exc
+            yield from parser.end()
+        finally:
+            response.close()
+
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        return self._iterator
+
+    def __next__(self) -> ChatCompletionChunk:
+        return next(self._iterator)
+
+    def get_final_completion(self) -> ChatCompletion:
+        """Read the rest of the stream and return the whole answer."""
+        for _ in self._iterator:
+            pass
+        return self._parser.snapshot()
+
+    @property
+    def completion(self) -> ChatCompletion:
+        """What has arrived so far, as a :class:`ChatCompletion`."""
+        return self._parser.snapshot()
+
+    def close(self) -> None:
+        self._iterator.close()
+        self.response.close()
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncStream:
+    """The asyncio twin of :class:`Stream`: ``async for`` chunks, ``async with`` to own it."""
+
+    def __init__(self, response: httpx.Response, parser: ChunkParser) -> None:
+        self.response = response
+        self._parser = parser
+        self._iterator = self._iter()
+
+    async def _iter(self) -> AsyncGenerator[ChatCompletionChunk, None]:
+        parser = self._parser
+        response = self.response
+        try:
+            if _is_json(response):
+                for chunk in _json_body_as_chunks(parser, await response.aread()):
+                    yield chunk
+                return
+            try:
+                async for data in response.aiter_bytes():
+                    for chunk in parser.feed(data):
+                        yield chunk
+                    if parser.done:
+                        break
+            except httpx.TransportError as exc:
+                raise _transport_error(exc, parser) from exc
+            for chunk in parser.end():
+                yield chunk
+        finally:
+            await response.aclose()
+
+    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        return self._iterator
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        return await self._iterator.__anext__()
+
+    async def get_final_completion(self) -> ChatCompletion:
+        async for _ in self._iterator:
+            pass
+        return self._parser.snapshot()
+
+    @property
+    def completion(self) -> ChatCompletion:
+        return self._parser.snapshot()
+
+    async def aclose(self) -> None:
+        await self._iterator.aclose()
+        await self.response.aclose()
+
+    async def __aenter__(self) -> AsyncStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,58 @@
+"""Pydantic models of the wire format, tolerant on the way in.
+
+Responses allow unknown fields (GLM adds fields over time: ``object`` appeared in 2026) and
+default every optional field to None; ``finish_reason`` is a plain string, never a closed
+enum, because new values (``sensitive``, ``network_error``, ``model_context_window_exceeded``)
+arrive without notice. Requests are plain dicts built and checked by
+:func:`zhipu_flash.build_chat_request`; the TypedDicts in :mod:`.request` describe them.
+"""
+
+from .request import (
+    ContentPart,
+    ImagePart,
+    ImageURL,
+    Message,
+    TextPart,
+    ToolCallParam,
+    ToolParam,
+    VideoPart,
+)
+from .response import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    Choice,
+    ChoiceDelta,
+    ChunkChoice,
+    CompletionTokensDetails,
+    FunctionCall,
+    FunctionCallDelta,
+    PromptTokensDetails,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = [
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionMessage",
+    "Choice",
+    "ChoiceDelta",
+    "ChunkChoice",
+    "CompletionTokensDetails",
+    "ContentPart",
+    "FunctionCall",
+    "FunctionCallDelta",
+    "ImagePart",
+    "ImageURL",
+    "Message",
+    "PromptTokensDetails",
+    "TextPart",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolCallParam",
+    "ToolParam",
+    "Usage",
+    "VideoPart",
+]

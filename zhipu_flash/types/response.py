@@ -1,0 +1,146 @@
+"""Response models: non-streamed ``ChatCompletion`` and streamed ``ChatCompletionChunk``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Wire(BaseModel):
+    # extra="allow": unknown fields are kept (and reachable via model_extra), never an error.
+    model_config = ConfigDict(extra="allow")
+
+
+class PromptTokensDetails(_Wire):
+    cached_tokens: int | None = None
+
+
+class CompletionTokensDetails(_Wire):
+    reasoning_tokens: int | None = None
+
+
+class Usage(_Wire):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
+
+    @property
+    def cached_tokens(self) -> int | None:
+        details = self.prompt_tokens_details
+        return details.cached_tokens if details is not None else None
+
+    @property
+    def reasoning_tokens(self) -> int | None:
+        details = self.completion_tokens_details
+        return details.reasoning_tokens if details is not None else None
+
+
+class FunctionCallDelta(_Wire):
+    name: str | None = None
+    #: A JSON string on the wire; an object is tolerated (the OpenAPI spec types it so).
+    arguments: str | dict[str, Any] | None = None
+
+
+class ToolCallDelta(_Wire):
+    #: Normalised by the stream to 0..n-1 in order of first appearance (GLM may send -1).
+    index: int = 0
+    id: str | None = None
+    type: str | None = None
+    function: FunctionCallDelta | None = None
+
+
+class ChoiceDelta(_Wire):
+    role: str | None = None
+    content: str | None = None
+    reasoning_content: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
+
+
+class ChunkChoice(_Wire):
+    index: int = 0
+    delta: ChoiceDelta = ChoiceDelta()
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunk(_Wire):
+    """One streamed event. An in-band error frame never becomes a chunk: it raises."""
+
+    id: str | None = None
+    created: int | None = None
+    model: str | None = None
+    choices: list[ChunkChoice] = []
+    usage: Usage | None = None
+    #: Present only on an error frame (``{"error": {...}}``), which the stream turns into an
+    #: exception; declared so that check costs an attribute read.
+    error: Any = None
+
+    @property
+    def delta(self) -> ChoiceDelta | None:
+        """The first choice's delta (GLM streams one choice), or None."""
+        return self.choices[0].delta if self.choices else None
+
+
+class FunctionCall(_Wire):
+    name: str = ""
+    #: Always a JSON string here ("{}" for a call without arguments).
+    arguments: str = "{}"
+
+
+class ToolCall(_Wire):
+    id: str = ""
+    type: str = "function"
+    index: int | None = None
+    function: FunctionCall = FunctionCall()
+
+
+class ChatCompletionMessage(_Wire):
+    role: str = "assistant"
+    content: str | None = None
+    reasoning_content: str | None = None
+    tool_calls: list[ToolCall] | None = None
+
+
+class Choice(_Wire):
+    index: int = 0
+    message: ChatCompletionMessage = ChatCompletionMessage()
+    finish_reason: str | None = None
+
+
+class ChatCompletion(_Wire):
+    """A whole answer: what ``create()`` returns and what a stream accumulates to.
+
+    ``malformed_frames`` is ours, not the API's: how many stream frames could not be decoded
+    and were skipped (each was logged with its text). Always 0 for ``create()``.
+    """
+
+    id: str | None = None
+    created: int | None = None
+    model: str | None = None
+    request_id: str | None = None
+    choices: list[Choice] = []
+    usage: Usage | None = None
+    malformed_frames: int = 0
+
+    @property
+    def message(self) -> ChatCompletionMessage:
+        """The first choice's message (an empty assistant message if there is none)."""
+        return self.choices[0].message if self.choices else ChatCompletionMessage()
+
+    @property
+    def content(self) -> str:
+        return self.message.content or ""
+
+    @property
+    def reasoning_content(self) -> str:
+        return self.message.reasoning_content or ""
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return list(self.message.tool_calls or ())
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.choices[0].finish_reason if self.choices else None
