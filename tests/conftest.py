@@ -5,7 +5,7 @@
 - ``--glm-emulator`` starts the local GLM emulator (tests/emulator) for the session and points
   ``ZHIPUAI_BASE_URL`` at it: that is how the committed cassettes were recorded.
 - vcrpy: the record mode comes from the command line (never pinned in the config), cassettes
-  live in tests/cassettes/ whatever the working directory, the Authorization header is
+  live in tests/cassettes/<test module>/ whatever the working directory, the Authorization header is
   redacted, hosts are normalised to open.bigmodel.cn so one cassette replays for either
   platform or the emulator, and each recorded response carries an ``x-cassette-source``
   header saying where it came from.
@@ -66,11 +66,16 @@ def _keep_content_type(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    """tests/cassettes/<test module>/ whatever the working directory (names never collide)."""
+    return str(CASSETTES / request.module.__name__.rsplit(".", 1)[-1])
+
+
 @pytest.fixture(scope="session")
-def vcr_config(pytestconfig: pytest.Config) -> dict[str, Any]:
+def vcr_config() -> dict[str, Any]:
+    # No "record_mode" key: it would override --record-mode (a vcrpy/pytest-recording trap).
     return {
-        "record_mode": pytestconfig.getoption("--record-mode"),
-        "cassette_library_dir": str(CASSETTES),
         "filter_headers": [
             ("authorization", "REDACTED"),
             ("x-api-key", "REDACTED"),

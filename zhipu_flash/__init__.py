@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 from ._accumulate import ChatCompletionAccumulator
 from ._client import AsyncStreamManager, AsyncZhipuClient, StreamManager, ZhipuClient
-from ._constants import BIGMODEL_BASE_URL, DEFAULT_BASE_URL, ZAI_BASE_URL
+from ._constants import API_KEY_ENV_VARS, BIGMODEL_BASE_URL, DEFAULT_BASE_URL, ZAI_BASE_URL
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -49,6 +49,7 @@ from .types import (
 )
 
 __all__ = [
+    "API_KEY_ENV_VARS",
     "BIGMODEL_BASE_URL",
     "DEFAULT_BASE_URL",
     "FLASH_MODELS",

@@ -54,8 +54,9 @@ def retry_after_seconds(
         return max(float(raw), 0.0)
     except ValueError:
         pass
-    parsed = email.utils.parsedate_to_datetime(raw) if raw.strip() else None
-    if parsed is None:
+    try:
+        parsed = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
         return None
     current = time.time() if now is None else now
     return max(parsed.timestamp() - current, 0.0)

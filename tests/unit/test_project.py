@@ -1,0 +1,69 @@
+"""Project-level promises: import boundaries, shipped data, README's commands."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.wire import FIXTURES, SHARED
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_core_imports_no_framework() -> None:
+    code = (
+        "import sys, zhipu_flash, zhipu_flash.models, zhipu_flash.multimodal;"
+        "bad = [m for m in sys.modules if m.startswith(('langchain', 'llama_index'))];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_core_source_never_mentions_the_frameworks() -> None:
+    for path in (ROOT / "zhipu_flash").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"^\s*(from|import)\s+(langchain|llama_index)", text, re.M), path
+
+
+def test_every_package_is_typed() -> None:
+    for package in ("zhipu_flash", "langchain_zhipu_flash", "llama_index_zhipu_flash"):
+        assert (ROOT / package / "py.typed").exists(), package
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/wire is not beside this checkout")
+def test_wire_fixtures_are_byte_identical_to_shared() -> None:
+    originals = {p.name: p.read_bytes() for p in SHARED.iterdir() if p.is_file()}
+    copies = {p.name: p.read_bytes() for p in FIXTURES.iterdir() if p.is_file()}
+    assert copies == originals
+
+
+def test_shipped_recording_is_a_wire_sample() -> None:
+    for path in (ROOT / "zhipu_flash" / "recordings").glob("*.sse"):
+        assert path.read_bytes() == (FIXTURES / path.name).read_bytes()
+
+
+def test_readme_opens_with_the_two_commands_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", readme, re.S)
+    first, second = blocks[0].strip(), blocks[1].strip()
+    assert "pip install" in first and "python -m zhipu_flash" in first
+    assert "pip install -e '.[test]'" in second and second.endswith("python -m pytest -q")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "python -m pytest -q" in ci and "pip install --quiet -e '.[test]'" in ci
+
+
+def test_main_command_replays_offline_and_says_so() -> None:
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("ZHIPUAI_API_KEY", "ZAI_API_KEY")}
+    result = subprocess.run(
+        [sys.executable, "-m", "zhipu_flash"], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("OFFLINE REPLAY")
+    assert "[reasoning]" in result.stdout and "Hi!" in result.stdout
+    assert "finish_reason=stop" in lines[-1]
