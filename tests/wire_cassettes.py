@@ -24,14 +24,29 @@ URI = "https://open.bigmodel.cn/api/paas/v4/chat/completions"
 # test name -> (sample, model, prompt, stream)
 CASES: dict[str, tuple[str, str, str, bool]] = {
     "test_stream_reasoning": (
-        "glm-4.5_stream_reasoning_usage_cached_nuvin_REPAIRED.sse", "glm-4.5", "hi", True),
+        "glm-4.5_stream_reasoning_usage_cached_nuvin_REPAIRED.sse",
+        "glm-4.5",
+        "hi",
+        True,
+    ),
     "test_stream_tool_call": (
-        "glm-4-flash_stream_loop2_toolcall_only_mini-claude-design.sse", "glm-4-flash",
-        "Write the stylesheet.", True),
+        "glm-4-flash_stream_loop2_toolcall_only_mini-claude-design.sse",
+        "glm-4-flash",
+        "Write the stylesheet.",
+        True,
+    ),
     "test_create_plain": (
-        "glm-4-flash_nonstream_plain_curl_unidentified-repo.json", "glm-4-flash", "你好", False),
+        "glm-4-flash_nonstream_plain_curl_unidentified-repo.json",
+        "glm-4-flash",
+        "你好",
+        False,
+    ),
     "test_create_no_balance": (
-        "error_1113_no_balance_http429_cowagent-issue-2910.json", "glm-4.7-flash", "hi", False),
+        "error_1113_no_balance_http429_cowagent-issue-2910.json",
+        "glm-4.7-flash",
+        "hi",
+        False,
+    ),
 }
 
 
@@ -57,16 +72,23 @@ def cassette(name: str) -> dict[str, Any]:
             {
                 "request": {
                     "body": request_body(model, prompt, stream).decode(),
-                    "headers": {"Content-Type": ["application/json"],
-                                "Authorization": ["REDACTED"]},
+                    "headers": {
+                        "Content-Type": ["application/json"],
+                        "Authorization": ["REDACTED"],
+                    },
                     "method": "POST",
                     "uri": URI,
                 },
                 "response": {
                     "body": {"string": body.decode()},
-                    "headers": {"content-type": [content_type],
-                                "x-cassette-source": [_provenance(sample)]},
-                    "status": {"code": status, "message": "OK" if status == 200 else "Too Many Requests"},
+                    "headers": {
+                        "content-type": [content_type],
+                        "x-cassette-source": [_provenance(sample)],
+                    },
+                    "status": {
+                        "code": status,
+                        "message": "OK" if status == 200 else "Too Many Requests",
+                    },
                 },
             }
         ],

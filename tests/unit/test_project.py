@@ -20,7 +20,9 @@ def test_core_imports_no_framework() -> None:
         "bad = [m for m in sys.modules if m.startswith(('langchain', 'llama_index'))];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -58,7 +60,11 @@ def test_readme_opens_with_the_two_commands_ci_runs() -> None:
 
 
 def test_main_command_replays_offline_and_says_so() -> None:
-    env = {k: v for k, v in __import__("os").environ.items() if k not in ("ZHIPUAI_API_KEY", "ZAI_API_KEY")}
+    env = {
+        k: v
+        for k, v in __import__("os").environ.items()
+        if k not in ("ZHIPUAI_API_KEY", "ZAI_API_KEY")
+    }
     result = subprocess.run(
         [sys.executable, "-m", "zhipu_flash"], capture_output=True, text=True, env=env, check=False
     )
