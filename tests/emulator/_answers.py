@@ -29,10 +29,11 @@ __all__ = ["ToolCall", "Turn", "decide", "message_text"]
 
 # Words in a tool name that say nothing about what it does, so never select it on their own.
 _FILLER_WORDS = frozenset(
-    "get set the tool tools my run use call make create fetch do new function func fn "
+    # A word list reads better as one string than as a 23-line literal.
+    "get set the tool tools my run use call make create fetch do new function func fn "  # noqa: SIM905
     "args arg no with and for".split()
 )
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "a": 1, "an": 1}
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3}
 _ARITHMETIC = re.compile(r"(-?\d+(?:\.\d+)?)\s*([-+*/×])\s*(-?\d+(?:\.\d+)?)")
 _GREETING = re.compile(r"^\W*(?:hello|hi|hey|greetings|good (?:morning|afternoon|evening))\b")
 
@@ -54,32 +55,31 @@ class Turn:
     tool_calls: tuple[ToolCall, ...] = field(default=())
 
 
-def decide(
-    messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, json_mode: bool
-) -> Turn:
+def decide(messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, json_mode: bool) -> Turn:
     """Choose the answer to a request whose ``messages`` and ``tools`` are already valid."""
     if messages[-1].get("role") == "tool":
         return _answer_tool_results(messages)
-    last_user = next(m for m in reversed(messages) if m.get("role") == "user")
+    # Validation guarantees a user or tool message; a history ending in assistant turns is
+    # answered from the last user message.
+    last_user: dict[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
     prompt = message_text(last_user.get("content"))
     images = _image_urls(last_user.get("content"))
     functions = [t["function"] for t in tools if t.get("type") == "function"]
-    calls = _select_calls(prompt, functions) if functions and not images else []
+    calls = _select_calls(prompt, functions) if functions else []
     if calls:
         shown = "; ".join(
             f"{c.name} with {json.dumps(c.arguments, ensure_ascii=False)}" for c in calls
         )
         return Turn(
-            reasoning=f'The user asks: "{_prompt.snippet(prompt)}". A tool can answer this, '
-            f"so I will call {shown}.",
+            reasoning=f"{_said(prompt)} A tool can answer this, so I will call {shown}.",
             tool_calls=tuple(calls),
         )
     if json_mode:
         return _answer_json(messages, prompt)
     if images:
         return Turn(
-            reasoning=f'The user sent {_count(len(images), "image")} and asks: '
-            f'"{_prompt.snippet(prompt)}". I will describe what I see in a sentence or two.',
+            reasoning=f"The user sent {_count(len(images), 'image')}. {_said(prompt)} I will "
+            "describe what I see in a sentence or two.",
             content=_describe_images(images),
         )
     return _answer_text(prompt)
@@ -90,7 +90,7 @@ def message_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        texts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        texts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
         return "\n".join(t for t in texts if isinstance(t, str))
     return ""
 
@@ -129,16 +129,15 @@ def _select_calls(prompt: str, functions: list[dict[str, Any]]) -> list[ToolCall
         return [call for _, i in named for call in _calls_for(functions[i], prompt)]
 
     prompt_words = set(re.findall(r"[a-z0-9]+", lowered))
-    scores = [
-        (_word_score(fn["name"], prompt_words), -index) for index, fn in enumerate(functions)
-    ]
+    scores = [(_word_score(fn["name"], prompt_words), -index) for index, fn in enumerate(functions)]
     best_score, best_index = max(scores)
     if best_score > 0:
         return _calls_for(functions[-best_index], prompt)
 
     for fn in functions:
         params = _parameters(fn)
-        required = [r for r in params.get("required", []) if isinstance(r, str)]
+        required = params.get("required")
+        required = [r for r in required if isinstance(r, str)] if isinstance(required, list) else []
         filler = Filler(prompt, params)
         arguments = filler.fill(params)
         if required and set(required) <= filler.from_prompt:
@@ -150,10 +149,10 @@ def _calls_for(fn: dict[str, Any], prompt: str) -> list[ToolCall]:
     """Calls of one chosen tool: one per quoted value when it takes a single string and the
     prompt quotes several ("the weather in 'Paris' and 'Rome'"), else one."""
     params = _parameters(fn)
-    properties = params.get("properties") or {}
+    properties = _properties(params)
     values = _prompt.quoted(prompt)
     if len(properties) == 1 and len(values) > 1:
-        (key, schema), = properties.items()
+        ((key, schema),) = properties.items()
         if isinstance(schema, dict) and schema.get("type") == "string":
             return [ToolCall(fn["name"], {key: value}) for value in values]
     return [ToolCall(fn["name"], Filler(prompt, params).fill(params))]
@@ -162,7 +161,7 @@ def _calls_for(fn: dict[str, Any], prompt: str) -> list[ToolCall]:
 def _call_from_site(fn: dict[str, Any], prompt: str, arg_text: str) -> ToolCall:
     """A call written as ``name(a, b)`` or ``name(x=1)`` in the prompt."""
     params = _parameters(fn)
-    properties = params.get("properties") or {}
+    properties = _properties(params)
     given: dict[str, Any] = {}
     positional = [p for p in _split_args(arg_text) if p]
     names = list(properties)
@@ -221,6 +220,11 @@ def _parameters(fn: dict[str, Any]) -> dict[str, Any]:
     return params if isinstance(params, dict) else {"type": "object", "properties": {}}
 
 
+def _properties(params: dict[str, Any]) -> dict[str, Any]:
+    properties = params.get("properties")
+    return properties if isinstance(properties, dict) else {}
+
+
 def _word_score(name: str, prompt_words: set[str]) -> int:
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).lower()
     words = {w for w in re.split(r"[^a-z0-9]+", spaced) if len(w) >= 3} - _FILLER_WORDS
@@ -272,7 +276,7 @@ def _describe_result(name: str, content: str) -> str:
     except ValueError:
         value = None
     if isinstance(value, dict) and len(value) == 1:
-        (key, item), = value.items()
+        ((key, item),) = value.items()
         return f"The {key} is {json.dumps(item, ensure_ascii=False)}."
     return f"The {name} tool returned: {text}"
 
@@ -302,7 +306,7 @@ def _answer_text(prompt: str) -> Turn:
     """A short text answer chosen by the first rule that matches the prompt."""
     lowered = prompt.lower().strip()
     cjk = _prompt.has_cjk(prompt)
-    said = f'The user wrote "{_prompt.snippet(prompt)}".'
+    said = _said(prompt)
     arithmetic = _ARITHMETIC.search(prompt)
     if arithmetic and (result := _calculate(*arithmetic.groups())) is not None:
         left, op, right = arithmetic.groups()
@@ -358,6 +362,12 @@ def _answer_text(prompt: str) -> Turn:
     )
 
 
+def _said(prompt: str) -> str:
+    """``The user wrote "Hello."``: the prompt quoted, ending as a sentence."""
+    quote = _prompt.snippet(prompt)
+    return f'The user wrote "{quote}"' + ("" if quote.endswith((".", "!", "?")) else ".")
+
+
 def _calculate(left: str, op: str, right: str) -> str | None:
     a, b = float(left), float(right)
     if op == "+":
@@ -378,7 +388,7 @@ def _requested_count(lowered: str) -> int:
     if numbers:
         return numbers[0]
     for word in re.findall(r"[a-z]+", lowered):
-        if word in _NUMBER_WORDS and word not in ("a", "an"):
+        if word in _NUMBER_WORDS:
             return _NUMBER_WORDS[word]
     return 1
 

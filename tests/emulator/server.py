@@ -1,0 +1,191 @@
+"""A loopback HTTP/1.1 server that answers like GLM's chat-completions endpoint.
+
+Standard library only. ``POST {base}/chat/completions`` is answered by
+:func:`tests.emulator.logic.respond`; streams go out with chunked transfer encoding, one
+chunk (and one socket write) per SSE event, so a client sees them arrive separately.
+
+    with running_emulator() as base_url:   # "http://127.0.0.1:<port>/api/paas/v4"
+        ...
+
+Shutting down closes the listening socket and every kept-alive connection, and joins the
+handler threads, so nothing outlives the ``with`` block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from .logic import (
+    EmulatedResponse,
+    check_authorization,
+    error_response,
+    respond_bytes,
+    sse_events,
+)
+
+__all__ = ["BASE_PATH", "EmulatorHTTPServer", "base_url_of", "make_server", "running_emulator"]
+
+#: The path prefix of the real API; the emulator also answers the Coding Plan prefix.
+BASE_PATH = "/api/paas/v4"
+_ENDPOINTS = frozenset({f"{BASE_PATH}/chat/completions", "/api/coding/paas/v4/chat/completions"})
+# Idle kept-alive connections are dropped after this many seconds.
+_IDLE_TIMEOUT = 60.0
+# Request bodies above this size are refused (a real request with images stays far below).
+_MAX_BODY = 64 * 1024 * 1024
+
+
+class EmulatorHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that tracks its open connections so it can close them."""
+
+    daemon_threads = False  # handler threads are joined by server_close()
+    block_on_close = True
+
+    def __init__(self, address: tuple[str, int], *, verbose: bool = False) -> None:
+        self.verbose = verbose
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        with self._connections_lock:
+            self._connections.add(connection)
+        return connection, address
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut down every open connection, so idle keep-alive handlers return at once."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the peer
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        """Stop serving (if serving), drop connections, close the socket, join handlers."""
+        self.close_connections()
+        self.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "zhipu-flash-emulator"
+    timeout = _IDLE_TIMEOUT
+    server: EmulatorHTTPServer
+
+    def do_POST(self) -> None:  # the name http.server dispatches to
+        body = self._read_body()
+        if body is None:
+            self.close_connection = True
+            self._send(error_response(400, "1210", "The request body could not be read."))
+            return
+        if urlsplit(self.path).path.rstrip("/") not in _ENDPOINTS:
+            self._send(error_response(404, "1222", "The API does not exist."))
+            return
+        denied = check_authorization(self.headers.get("Authorization"))
+        self._send(denied or respond_bytes(body))
+
+    def do_GET(self) -> None:
+        self._send(error_response(405, "1212", "Only POST is supported."))
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:  # the base class's signature
+        if self.server.verbose:
+            sys.stderr.write(f"{self.address_string()} - {format % args}\n")
+
+    def _read_body(self) -> bytes | None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+        except ValueError:
+            return None
+        if not 0 <= length <= _MAX_BODY:
+            return None
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes | None:
+        data = bytearray()
+        while True:
+            size_line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+            try:
+                size = int(size_line, 16)
+            except ValueError:
+                return None
+            if size == 0:
+                while self.rfile.readline(1024).strip():
+                    pass  # trailers
+                return bytes(data)
+            data += self.rfile.read(size)
+            self.rfile.readline(3)  # the CRLF after each chunk
+            if len(data) > _MAX_BODY:
+                return None
+
+    def _send(self, response: EmulatedResponse) -> None:
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            if response.chunks is None:
+                payload = response.payload()
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            # One HTTP chunk and one write per SSE event, as a real server streams them.
+            for event in sse_events(response.chunks):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client went away mid-response
+
+
+def make_server(
+    host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False
+) -> EmulatorHTTPServer:
+    """A bound, not yet serving, emulator server (``port=0`` picks a free port)."""
+    return EmulatorHTTPServer((host, port), verbose=verbose)
+
+
+def base_url_of(server: EmulatorHTTPServer) -> str:
+    """The base URL a client should use, e.g. ``http://127.0.0.1:54321/api/paas/v4``."""
+    host, port = server.server_address[:2]
+    shown = host.decode() if isinstance(host, bytes) else str(host)
+    return f"http://{shown}:{port}{BASE_PATH}"
+
+
+@contextmanager
+def running_emulator(port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve the emulator in a background thread; yield its base URL; shut it down cleanly."""
+    server = make_server(host, port)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name="zhipu-emulator",
+        daemon=True,  # never keeps a crashed test run alive; joined below anyway
+    )
+    thread.start()
+    try:
+        yield base_url_of(server)
+    finally:
+        server.shutdown()
+        thread.join()
+        server.stop()
