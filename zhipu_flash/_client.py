@@ -37,6 +37,7 @@ from ._exceptions import (
     error_from_body,
     error_from_response_parts,
 )
+from ._limiter import AsyncModelLimiter, ModelLimiter
 from ._markers import strip_markers as _strip_markers_text
 from ._request import build_chat_request
 from ._retry import retry_delay, should_retry
@@ -270,6 +271,8 @@ class ZhipuClient(_BaseClient):
         max_retries: Retries before the first chunk for retryable failures (2).
         http_client: An ``httpx.Client`` to use instead of the client's own (it is not closed
             by :meth:`close`).
+        max_concurrency: At most this many requests per model in flight from this client;
+            further calls wait for a slot instead of meeting GLM's 1302 limit. None: no cap.
 
     Example::
 
@@ -290,8 +293,10 @@ class ZhipuClient(_BaseClient):
         timeout: TimeoutTypes = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.Client | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         super().__init__(api_key, base_url, timeout, max_retries)
+        self._limiter = ModelLimiter(max_concurrency)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self.timeout, limits=DEFAULT_LIMITS)
 
@@ -305,11 +310,15 @@ class ZhipuClient(_BaseClient):
     ) -> ChatCompletion:
         """One non-streamed completion."""
         content, headers = self._prepare(model, messages, False, params)
-        response = self._send(content, headers)
+        release = self._limiter.acquire(model)
         try:
-            response.read()
+            response = self._send(content, headers)
+            try:
+                response.read()
+            finally:
+                response.close()
         finally:
-            response.close()
+            release()
         return self._completion(response, model, strip_markers)
 
     def stream(
@@ -330,8 +339,13 @@ class ZhipuClient(_BaseClient):
         content, headers = self._prepare(model, messages, True, params)
 
         def open_stream() -> Stream:
-            response = self._send(content, headers)
-            return Stream(response, self._parser(model, strip_markers, on_malformed))
+            release = self._limiter.acquire(model)
+            try:
+                response = self._send(content, headers)
+            except BaseException:
+                release()
+                raise
+            return Stream(response, self._parser(model, strip_markers, on_malformed), release)
 
         return StreamManager(open_stream)
 
@@ -406,8 +420,10 @@ class AsyncZhipuClient(_BaseClient):
         timeout: TimeoutTypes = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         super().__init__(api_key, base_url, timeout, max_retries)
+        self._limiter = AsyncModelLimiter(max_concurrency)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self.timeout, limits=DEFAULT_LIMITS)
 
@@ -421,11 +437,15 @@ class AsyncZhipuClient(_BaseClient):
     ) -> ChatCompletion:
         """One non-streamed completion."""
         content, headers = self._prepare(model, messages, False, params)
-        response = await self._send(content, headers)
+        release = await self._limiter.acquire(model)
         try:
-            await response.aread()
+            response = await self._send(content, headers)
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
         finally:
-            await response.aclose()
+            release()
         return self._completion(response, model, strip_markers)
 
     def stream(
@@ -441,8 +461,13 @@ class AsyncZhipuClient(_BaseClient):
         content, headers = self._prepare(model, messages, True, params)
 
         async def open_stream() -> AsyncStream:
-            response = await self._send(content, headers)
-            return AsyncStream(response, self._parser(model, strip_markers, on_malformed))
+            release = await self._limiter.acquire(model)
+            try:
+                response = await self._send(content, headers)
+            except BaseException:
+                release()
+                raise
+            return AsyncStream(response, self._parser(model, strip_markers, on_malformed), release)
 
         return AsyncStreamManager(open_stream)
 

@@ -44,6 +44,7 @@ from ._exceptions import (
     ZhipuError,
     error_from_body,
 )
+from ._limiter import Release, _noop
 from ._sse import SSEDecoder, SSEEvent
 from .types import (
     ChatCompletion,
@@ -271,9 +272,12 @@ class Stream:
     exception. Iteration also closes the response when it finishes.
     """
 
-    def __init__(self, response: httpx.Response, parser: ChunkParser) -> None:
+    def __init__(
+        self, response: httpx.Response, parser: ChunkParser, release: Release | None = None
+    ) -> None:
         self.response = response
         self._parser = parser
+        self._release = release or _noop
         self._iterator = self._iter()
 
     def _iter(self) -> Generator[ChatCompletionChunk, None, None]:
@@ -295,6 +299,7 @@ class Stream:
             yield from parser.end()
         finally:
             response.close()
+            self._release()
 
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
         return self._iterator
@@ -316,6 +321,7 @@ class Stream:
     def close(self) -> None:
         self._iterator.close()
         self.response.close()
+        self._release()  # the generator's finally never ran if iteration never started
 
     def __enter__(self) -> Stream:
         return self
@@ -332,9 +338,12 @@ class Stream:
 class AsyncStream:
     """The asyncio twin of :class:`Stream`: ``async for`` chunks, ``async with`` to own it."""
 
-    def __init__(self, response: httpx.Response, parser: ChunkParser) -> None:
+    def __init__(
+        self, response: httpx.Response, parser: ChunkParser, release: Release | None = None
+    ) -> None:
         self.response = response
         self._parser = parser
+        self._release = release or _noop
         self._iterator = self._iter()
 
     async def _iter(self) -> AsyncGenerator[ChatCompletionChunk, None]:
@@ -357,6 +366,7 @@ class AsyncStream:
                 yield chunk
         finally:
             await response.aclose()
+            self._release()
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         return self._iterator
@@ -376,6 +386,7 @@ class AsyncStream:
     async def aclose(self) -> None:
         await self._iterator.aclose()
         await self.response.aclose()
+        self._release()
 
     async def __aenter__(self) -> AsyncStream:
         return self
