@@ -61,7 +61,12 @@ class Tracked(httpx.SyncByteStream, httpx.AsyncByteStream):
 
 def _transport(counter: Counter) -> httpx.MockTransport:
     def handler(request: httpx.Request) -> httpx.Response:
-        model = json.loads(request.content)["model"]
+        body = json.loads(request.content)
+        model = body["model"]
+        if not body.get("stream"):
+            return httpx.Response(
+                200, json={"choices": [{"index": 0, "message": {"content": "ab"}}]}
+            )
         return httpx.Response(
             200, headers={"content-type": "text/event-stream"}, stream=Tracked(counter, model)
         )
