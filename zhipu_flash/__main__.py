@@ -10,30 +10,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from importlib import resources
-
-import httpx
 
 from . import API_KEY_ENV_VARS, ZhipuClient, ZhipuError
+from .testing import Replay, builtin_recording
 
 _RECORDING = "glm-4.5_stream_reasoning_usage_cached_nuvin_REPAIRED.sse"
 _PROMPT = "In one sentence: why is the sky blue?"
 
 
-def _recorded_body() -> bytes:
-    raw = resources.files("zhipu_flash.recordings").joinpath(_RECORDING).read_bytes()
-    return b"".join(line for line in raw.splitlines(keepends=True) if not line.startswith(b"# "))
-
-
 def _offline_client() -> ZhipuClient:
-    body = _recorded_body()
-
-    def replay(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
-
-    return ZhipuClient(
-        api_key="offline-replay", http_client=httpx.Client(transport=httpx.MockTransport(replay))
-    )
+    # Paced a little so the replay reads like a stream, not a dump.
+    return Replay([builtin_recording(_RECORDING)], repeat=True, delay=0.01).client()
 
 
 def main(argv: list[str] | None = None) -> int:

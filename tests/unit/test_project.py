@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -26,10 +27,18 @@ def test_core_imports_no_framework() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_core_source_never_mentions_the_frameworks() -> None:
+def test_core_source_never_imports_the_frameworks() -> None:
+    # Docstrings may show adapter examples; only real import statements count.
     for path in (ROOT / "zhipu_flash").rglob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        assert not re.search(r"^\s*(from|import)\s+(langchain|llama_index)", text, re.M), path
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            for name in names:
+                assert not name.startswith(("langchain", "llama_index")), f"{path}: {name}"
 
 
 def test_every_package_is_typed() -> None:
@@ -45,7 +54,7 @@ def test_wire_fixtures_are_byte_identical_to_shared() -> None:
 
 
 def test_shipped_recording_is_a_wire_sample() -> None:
-    for path in (ROOT / "zhipu_flash" / "recordings").glob("*.sse"):
+    for path in (ROOT / "zhipu_flash" / "testing" / "recordings").glob("*.sse"):
         assert path.read_bytes() == (FIXTURES / path.name).read_bytes()
 
 
