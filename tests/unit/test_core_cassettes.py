@@ -17,9 +17,10 @@ from tests.wire_cassettes import CASES, DIRECTORY, render
 
 @pytest.mark.vcr
 def test_stream_reasoning() -> None:
-    with zf.ZhipuClient() as client, client.stream(
-        model="glm-4.5", messages=[{"role": "user", "content": "hi"}]
-    ) as stream:
+    with (
+        zf.ZhipuClient() as client,
+        client.stream(model="glm-4.5", messages=[{"role": "user", "content": "hi"}]) as stream,
+    ):
         final = stream.get_final_completion()
     assert final.content == "\n\nHi!"
     assert final.reasoning_content.startswith('The user just said "hi"')
@@ -28,9 +29,12 @@ def test_stream_reasoning() -> None:
 
 @pytest.mark.vcr
 async def test_stream_tool_call() -> None:
-    async with zf.AsyncZhipuClient() as client, client.stream(
-        model="glm-4-flash", messages=[{"role": "user", "content": "Write the stylesheet."}]
-    ) as stream:
+    async with (
+        zf.AsyncZhipuClient() as client,
+        client.stream(
+            model="glm-4-flash", messages=[{"role": "user", "content": "Write the stylesheet."}]
+        ) as stream,
+    ):
         final = await stream.get_final_completion()
     assert [t.function.name for t in final.tool_calls] == ["write_file"]
     assert final.finish_reason == "tool_calls"
