@@ -25,6 +25,8 @@ from typing import Any
 
 from . import _prompt
 from ._answers import Turn, decide, message_text
+from ._react import react_turn
+from ._schema import find_schema
 
 __all__ = [
     "EMULATOR_HEADER",
@@ -150,6 +152,13 @@ class _Rejected(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+def _system_asks_for_json(messages: list[dict[str, Any]]) -> bool:
+    """A system prompt that asks for JSON and gives a JSON schema is obeyed, as real models
+    do; vision models have no response_format, so this is how they are asked for JSON."""
+    texts = [message_text(m.get("content")) for m in messages if m.get("role") == "system"]
+    return any("JSON" in t for t in texts) and find_schema(texts) is not None
+
+
 def respond(body: dict[str, Any]) -> EmulatedResponse:
     """What real GLM would answer to the parsed JSON ``body`` of a chat-completions POST."""
     try:
@@ -159,8 +168,9 @@ def respond(body: dict[str, Any]) -> EmulatedResponse:
     model: str = body["model"]
     messages: list[dict[str, Any]] = body["messages"]
     tools = [] if model in _NO_TOOLS else list(body.get("tools") or [])
-    json_mode = (body.get("response_format") or {}).get("type") == "json_object"
-    turn = decide(messages, tools, json_mode=json_mode)
+    fmt = body.get("response_format") or {}
+    json_mode = fmt.get("type") == "json_object" or _system_asks_for_json(messages)
+    turn = react_turn(messages) or decide(messages, tools, json_mode=json_mode)
     output = _Output.build(turn, body, thinks=_thinks(model, body.get("thinking")))
     digest = hashlib.sha256(_canonical(body)).hexdigest()
     created = _EPOCH + int(digest[16:24], 16) % _YEAR

@@ -26,12 +26,18 @@ Example::
 
 In pytest, add ``pytest_plugins = ["zhipu_flash.testing.pytest_plugin"]`` to a conftest and
 use the ``glm_replay`` fixture.
+
+To make recordings, :class:`Recorder` wraps a real transport and writes every response into a
+folder in the format above. :func:`recorded` chooses for you: replay when no key is set, live
+with a key, and live-and-record with ``ZHIPU_FLASH_RECORD=1``; the cookbook's notebooks use it
+so that they run in CI offline and against the API with a key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
@@ -45,7 +51,15 @@ import httpx
 
 from zhipu_flash._client import AsyncZhipuClient, ZhipuClient
 
-__all__ = ["Recording", "Replay", "ReplayError", "builtin_recording"]
+__all__ = [
+    "RecordedSession",
+    "Recorder",
+    "Recording",
+    "Replay",
+    "ReplayError",
+    "builtin_recording",
+    "recorded",
+]
 
 _SSE = {"content-type": "text/event-stream; charset=utf-8"}
 _JSON = {"content-type": "application/json; charset=utf-8"}
@@ -261,3 +275,134 @@ def _json(body: Any) -> Any:
         return json.loads(body)
     except (TypeError, ValueError):
         return body
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class Recorder(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Passes requests to a real transport and saves each response as a recording file.
+
+    Files are numbered in request order (``001.sse``, ``002.json``, ...) so a :class:`Replay`
+    of the folder answers the same calls in the same order. Each starts with ``# `` lines
+    saying where it came from (the live host, or the local emulator when the base URL is on
+    loopback) and, for errors, ``# status:``. Request headers (the key) are never written.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for old in self.directory.iterdir():
+            if old.suffix in _RECORDING_SUFFIXES:
+                old.unlink()
+        self._transport = transport or httpx.HTTPTransport()
+        self._async_transport = async_transport or httpx.AsyncHTTPTransport()
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def _save(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        with self._lock:
+            self._count += 1
+            number = self._count
+        stream = "event-stream" in response.headers.get("content-type", "")
+        host = request.url.host
+        origin = (
+            "the zhipu-flash GLM emulator on loopback (wire shapes only, not model output)"
+            if host in _LOOPBACK
+            else f"the live Zhipu API at {host}"
+        )
+        header = f"# SOURCE: recorded by zhipu_flash.testing.Recorder from {origin}\n"
+        if response.status_code != 200:
+            header += f"# status: {response.status_code}\n"
+        name = f"{number:03d}.{'sse' if stream else 'json'}"
+        (self.directory / name).write_bytes(header.encode() + response.content)
+        return httpx.Response(
+            response.status_code,
+            headers={"content-type": response.headers.get("content-type", "")},
+            content=response.content,
+            request=request,
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._transport.handle_request(request)
+        try:
+            response.read()
+        finally:
+            response.close()
+        return self._save(request, response)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._async_transport.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return self._save(request, response)
+
+    def close(self) -> None:
+        self._transport.close()
+
+    async def aclose(self) -> None:
+        await self._async_transport.aclose()
+
+
+@dataclass
+class RecordedSession:
+    """HTTP clients for one recorded scenario: pass them to any zhipu-flash client.
+
+    ``mode`` is ``"replay"``, ``"live"`` or ``"record"``; ``http_client`` and
+    ``async_http_client`` are None in live mode (the clients then make their own).
+    """
+
+    mode: str
+    path: Path
+    http_client: httpx.Client | None
+    async_http_client: httpx.AsyncClient | None
+
+    @property
+    def banner(self) -> str:
+        if self.mode == "replay":
+            return (
+                f"OFFLINE REPLAY: no ZHIPUAI_API_KEY set, so answers come from recordings in "
+                f"{self.path.name}/ (see their # SOURCE lines), not the live API."
+            )
+        if self.mode == "record":
+            return f"RECORDING: live answers are being saved to {self.path.name}/."
+        return "LIVE: answers come from the Zhipu API."
+
+    @property
+    def client_kwargs(self) -> dict[str, Any]:
+        """``{"http_client": ..., "http_async_client": ...}`` for ``ChatZhipuFlash``, or empty."""
+        if self.http_client is None:
+            return {}
+        return {"http_client": self.http_client, "http_async_client": self.async_http_client}
+
+
+def recorded(path: str | Path, *, mode: str | None = None) -> RecordedSession:
+    """Replay ``path`` offline when no key is set; go live with a key; record with
+    ``ZHIPU_FLASH_RECORD=1`` (or ``mode="record"``). The recordings are a folder of files
+    that :class:`Replay` reads; recording replaces what the folder held."""
+    folder = Path(path)
+    if mode is None:
+        if os.environ.get("ZHIPU_FLASH_RECORD") == "1":
+            mode = "record"
+        elif any(os.environ.get(name) for name in ("ZHIPUAI_API_KEY", "ZAI_API_KEY")):
+            mode = "live"
+        else:
+            mode = "replay"
+    if mode == "replay":
+        replay = Replay.from_path(folder, repeat=False)
+        return RecordedSession(mode, folder, replay.http_client(), replay.async_http_client())
+    if mode == "record":
+        recorder = Recorder(folder)
+        return RecordedSession(
+            mode, folder, httpx.Client(transport=recorder), httpx.AsyncClient(transport=recorder)
+        )
+    if mode == "live":
+        return RecordedSession(mode, folder, None, None)
+    raise ValueError("mode must be 'replay', 'live' or 'record'.")

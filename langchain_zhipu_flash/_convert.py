@@ -1,0 +1,441 @@
+"""Pure conversions between LangChain messages and the core's wire dicts and chunks.
+
+Nothing here does I/O. Requests: :func:`messages_to_dicts` turns LangChain messages (with
+OpenAI, LangChain v1 and Anthropic content blocks) into GLM wire dicts, which the core then
+checks and normalises (bare base64 images, foreign keys stripped, reasoning dropped unless
+``clear_thinking=False``). Responses: :func:`completion_to_message` for ``create()``, and
+:class:`ChunkConverter` for streams, which yields exactly one final chunk carrying usage,
+``finish_reason`` and ``model_name`` so LangChain's string-concatenating merge never doubles
+them (GLM repeats ``finish_reason`` on tool-call turns).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    InvalidToolCall,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.messages.tool import (
+    ToolCall,
+    ToolCallChunk,
+    invalid_tool_call,
+    tool_call,
+    tool_call_chunk,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+import zhipu_flash as zf
+
+__all__ = [
+    "PROVIDER",
+    "ChunkConverter",
+    "completion_to_message",
+    "completion_to_result",
+    "message_to_dict",
+    "messages_to_dicts",
+    "usage_to_metadata",
+]
+
+#: ``response_metadata["model_provider"]``. No langchain-core translator is registered for it,
+#: so ``content_blocks`` reads ``reasoning_content`` into a reasoning block ("openai" would
+#: route to a translator that ignores it).
+PROVIDER = "zhipuai"
+
+_ROLE_ALIASES = {
+    "human": "user",
+    "user": "user",
+    "ai": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+    "developer": "system",
+    "tool": "tool",
+}
+
+
+def _invalid(message: str) -> zf.InvalidRequestInputError:
+    return zf.InvalidRequestInputError(message)
+
+
+# -- requests -------------------------------------------------------------------------------
+
+
+def messages_to_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """LangChain messages as GLM wire dicts (the core checks them before sending)."""
+    return [message_to_dict(m, i) for i, m in enumerate(messages)]
+
+
+def message_to_dict(message: BaseMessage, i: int = 0) -> dict[str, Any]:
+    """One message as a wire dict. ``name`` is dropped: GLM's schema has no such field."""
+    if isinstance(message, HumanMessage):
+        return {"role": "user", "content": _user_content(message.content, i)}
+    if isinstance(message, AIMessage):
+        return _assistant(message)
+    if isinstance(message, SystemMessage):
+        return {"role": "system", "content": _text_only(message.content, i, "system")}
+    if isinstance(message, ToolMessage):
+        return {
+            "role": "tool",
+            "content": _text_only(message.content, i, "tool"),
+            "tool_call_id": message.tool_call_id,
+        }
+    if isinstance(message, ChatMessage):
+        role = _ROLE_ALIASES.get(message.role)
+        if role == "user":
+            return {"role": "user", "content": _user_content(message.content, i)}
+        if role == "assistant":
+            return {"role": "assistant", "content": _text_only(message.content, i, "assistant")}
+        if role in ("system", "tool"):
+            return {"role": role, "content": _text_only(message.content, i, role)}
+        raise _invalid(
+            f"messages[{i}] has role {message.role!r}; GLM takes user, assistant, "
+            "system and tool messages."
+        )
+    raise _invalid(
+        f"messages[{i}] is a {type(message).__name__}, which GLM cannot take: use "
+        "HumanMessage, AIMessage, SystemMessage or ToolMessage."
+    )
+
+
+def _assistant(message: AIMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": "assistant", "content": _assistant_text(message.content)}
+    calls: list[dict[str, Any]] = [
+        {
+            "id": tc["id"] or "",
+            "type": "function",
+            "function": {
+                "name": tc["name"],
+                "arguments": json.dumps(tc["args"], ensure_ascii=False),
+            },
+        }
+        for tc in message.tool_calls
+    ]
+    calls.extend(
+        {
+            "id": tc["id"] or "",
+            "type": "function",
+            "function": {"name": tc["name"] or "", "arguments": tc["args"] or "{}"},
+        }
+        for tc in message.invalid_tool_calls
+    )
+    if calls:
+        out["tool_calls"] = calls
+    reasoning = _reasoning_of(message)
+    if reasoning:
+        # The core sends it only with clear_thinking=False (preserved thinking).
+        out["reasoning_content"] = reasoning
+    return out
+
+
+def _assistant_text(content: str | list[Any]) -> str:
+    """Only text: reasoning, thinking, tool_use and tool_call blocks are not content for GLM
+    (the calls travel in ``tool_calls``, the reasoning in ``reasoning_content``)."""
+    if isinstance(content, str):
+        return content
+    texts: list[str] = []
+    for block in content:
+        if isinstance(block, str):
+            texts.append(block)
+        elif isinstance(block, Mapping) and block.get("type") == "text":
+            texts.append(str(block.get("text") or ""))
+    return "".join(texts)
+
+
+def _reasoning_of(message: AIMessage) -> str:
+    reasoning = message.additional_kwargs.get("reasoning_content")
+    if isinstance(reasoning, str) and reasoning:
+        return reasoning
+    if isinstance(message.content, list):  # output_version="v1" histories
+        return "".join(
+            str(b.get("reasoning") or "")
+            for b in message.content
+            if isinstance(b, Mapping) and b.get("type") == "reasoning"
+        )
+    return ""
+
+
+def _text_only(content: str | list[Any], i: int, role: str) -> str:
+    if isinstance(content, str):
+        return content
+    texts: list[str] = []
+    for block in content:
+        if isinstance(block, str):
+            texts.append(block)
+        elif isinstance(block, Mapping) and block.get("type") in ("text", "text-plain"):
+            texts.append(str(block.get("text") or ""))
+        else:
+            kind = block.get("type") if isinstance(block, Mapping) else type(block).__name__
+            raise _invalid(
+                f"messages[{i}] ({role}) may only hold text for GLM, found a {kind!r} block."
+            )
+    return "\n".join(texts)
+
+
+def _user_content(content: str | list[Any], i: int) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    return [_user_part(block, i, j) for j, block in enumerate(content)]
+
+
+def _user_part(block: Any, i: int, j: int) -> dict[str, Any]:
+    where = f"messages[{i}].content[{j}]"
+    if isinstance(block, str):
+        return {"type": "text", "text": block}
+    if not isinstance(block, Mapping):
+        raise _invalid(f"{where} must be a string or a dict block, got {type(block).__name__}.")
+    kind = block.get("type")
+    if kind in ("text", "text-plain"):
+        # Only the text: GLM's parts are additionalProperties:false (no cache_control).
+        return {"type": "text", "text": str(block.get("text") or "")}
+    if kind == "image_url":  # OpenAI chat-completions form; "detail" is dropped
+        value = block.get("image_url")
+        url = value.get("url") if isinstance(value, Mapping) else value
+        return {"type": "image_url", "image_url": {"url": _require_str(url, where, "image_url")}}
+    if kind == "image":
+        return {"type": "image_url", "image_url": {"url": _image_source(block, where)}}
+    if kind in ("video", "video_url", "file", "file_url"):
+        wire = "video_url" if kind.startswith("video") else "file_url"
+        url = _media_url(block, kind, where)
+        return {"type": wire, wire: {"url": url}}
+    raise _invalid(
+        f"{where} is a {kind!r} block, which GLM cannot take. Supported: text, images (URL or "
+        "base64), and video or file URLs on vision models."
+    )
+
+
+def _require_str(value: Any, where: str, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise _invalid(f"{where} has no {what} URL or data.")
+    return value
+
+
+def _image_source(block: Mapping[str, Any], where: str) -> str:
+    """An image block's URL, or a data URL the core turns into bare base64."""
+    source = block.get("source")
+    if isinstance(source, Mapping):  # Anthropic: {"type": "base64"|"url", ...}
+        if source.get("type") == "base64":
+            encoded = _require_str(source.get("data"), where, "image")
+            media = source.get("media_type")
+            return f"data:{media};base64,{encoded}" if media else encoded
+        if source.get("type") == "url":
+            return _require_str(source.get("url"), where, "image")
+        raise _invalid(f"{where}: image source type {source.get('type')!r} is not supported.")
+    if block.get("file_id") or block.get("source_type") == "id":
+        raise _invalid(
+            f"{where}: GLM cannot read provider file ids; pass the image as a URL or base64."
+        )
+    link = block.get("url")
+    if isinstance(link, str) and link:
+        return link
+    data = block.get("base64") or block.get("data")  # v1 "base64"; v0 "data"
+    if isinstance(data, str) and data:
+        mime = block.get("mime_type")
+        return f"data:{mime};base64,{data}" if mime else data
+    raise _invalid(f"{where}: an image block needs a url or base64 data.")
+
+
+def _media_url(block: Mapping[str, Any], kind: str, where: str) -> str:
+    value = block.get(kind) if kind.endswith("_url") else None
+    url = value.get("url") if isinstance(value, Mapping) else block.get("url")
+    if isinstance(url, str) and url.startswith(("http://", "https://")):
+        return url
+    media = "video" if kind.startswith("video") else "file"
+    raise _invalid(
+        f"{where}: GLM takes {media} input only as an http(s) URL (no base64, no file ids)."
+    )
+
+
+# -- responses ------------------------------------------------------------------------------
+
+
+def usage_to_metadata(usage: zf.Usage | None) -> UsageMetadata | None:
+    """GLM usage as LangChain ``UsageMetadata`` (detail fields only when GLM sent them)."""
+    if usage is None:
+        return None
+    metadata = UsageMetadata(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+    )
+    if usage.cached_tokens is not None:
+        metadata["input_token_details"] = InputTokenDetails(cache_read=usage.cached_tokens)
+    if usage.reasoning_tokens is not None:
+        metadata["output_token_details"] = OutputTokenDetails(reasoning=usage.reasoning_tokens)
+    return metadata
+
+
+def _final_metadata(completion: zf.ChatCompletion) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"model_provider": PROVIDER}
+    if completion.finish_reason is not None:
+        metadata["finish_reason"] = completion.finish_reason
+    if completion.model:
+        metadata["model_name"] = completion.model
+    return metadata
+
+
+def _parse_tool_calls(
+    calls: Sequence[zf.ToolCall],
+) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+    good: list[ToolCall] = []
+    bad: list[InvalidToolCall] = []
+    for call in calls:
+        raw = call.function.arguments
+        try:
+            args = json.loads(raw) if raw and raw.strip() and raw != "null" else {}
+        except ValueError as exc:
+            bad.append(
+                invalid_tool_call(name=call.function.name, args=raw, id=call.id, error=str(exc))
+            )
+            continue
+        if not isinstance(args, dict):
+            bad.append(
+                invalid_tool_call(
+                    name=call.function.name, args=raw, id=call.id, error="arguments not an object"
+                )
+            )
+            continue
+        good.append(tool_call(name=call.function.name, args=args, id=call.id or None))
+    return good, bad
+
+
+def completion_to_message(completion: zf.ChatCompletion) -> AIMessage:
+    """A whole answer (``create()`` or an accumulated stream) as an ``AIMessage``."""
+    tool_calls, invalid = _parse_tool_calls(completion.tool_calls)
+    additional: dict[str, Any] = {}
+    if completion.reasoning_content:
+        additional["reasoning_content"] = completion.reasoning_content
+    return AIMessage(
+        content=completion.content,
+        additional_kwargs=additional,
+        tool_calls=tool_calls,
+        invalid_tool_calls=invalid,
+        usage_metadata=usage_to_metadata(completion.usage),
+        response_metadata=_final_metadata(completion),
+        id=completion.id,
+    )
+
+
+def completion_to_result(completion: zf.ChatCompletion) -> ChatResult:
+    message = completion_to_message(completion)
+    info = {k: v for k, v in message.response_metadata.items() if k != "model_provider"}
+    return ChatResult(
+        generations=[ChatGeneration(message=message, generation_info=info or None)],
+        llm_output={"model_name": completion.model},
+    )
+
+
+class ChunkConverter:
+    """Turns one stream's core chunks into ``ChatGenerationChunk`` objects.
+
+    - Deltas (text, reasoning, tool calls) are yielded as they arrive; a chunk with none of
+      them yields nothing (GLM's final ``content: ""``).
+    - :meth:`finish` builds the one last chunk: usage, ``finish_reason``, ``model_name`` and
+      ``chunk_position="last"``.
+    - Whitespace-only text before any other text is held back and prepended to the next text
+      (GLM can send ``"\\n"`` before its reasoning), so the reasoning block comes first.
+    - A tool call's ``id`` and ``name`` are sent on its first delta only: LangChain
+      concatenates repeated strings when it merges chunks.
+    - With ``v1=True`` the content is a list of standard blocks, each logical block with one
+      stable ``index`` (reasoning, all the text, each tool call), so blocks never fuse when
+      LangChain merges them.
+    """
+
+    def __init__(self, *, v1: bool = False) -> None:
+        self.v1 = v1
+        self.id: str | None = None
+        self._pending = ""
+        self._text_started = False
+        self._slots: dict[object, int] = {}
+        self._named: set[int] = set()
+
+    def _slot(self, key: object) -> int:
+        return self._slots.setdefault(key, len(self._slots))
+
+    def feed(self, chunk: zf.ChatCompletionChunk) -> ChatGenerationChunk | None:
+        if self.id is None and chunk.id:
+            self.id = chunk.id
+        delta = chunk.delta
+        if delta is None:
+            return None
+        text = self._text(delta.content or "", flush=bool(delta.tool_calls))
+        reasoning = delta.reasoning_content or ""
+        tools = [self._tool_chunk(d) for d in delta.tool_calls or ()]
+        if not (text or reasoning or tools):
+            return None
+        return ChatGenerationChunk(message=self._message(text, reasoning, tools))
+
+    def finish(self, completion: zf.ChatCompletion) -> ChatGenerationChunk:
+        """The last chunk, from what the stream accumulated."""
+        text, self._pending = self._pending, ""
+        metadata = _final_metadata(completion)
+        message = self._message(text, "", [])
+        message.response_metadata.update(metadata)
+        message.usage_metadata = usage_to_metadata(completion.usage)
+        message.chunk_position = "last"
+        message.id = message.id or completion.id
+        info = {k: v for k, v in metadata.items() if k != "model_provider"}
+        return ChatGenerationChunk(message=message, generation_info=info or None)
+
+    def _text(self, text: str, *, flush: bool) -> str:
+        if not self._text_started:
+            if text and not text.isspace():
+                self._text_started = True
+            elif not flush:
+                self._pending += text
+                return ""
+            text, self._pending = self._pending + text, ""
+        return text
+
+    def _tool_chunk(self, d: zf.ToolCallDelta) -> ToolCallChunk:
+        fn = d.function
+        args = fn.arguments if fn is not None else None
+        first = d.index not in self._named
+        self._named.add(d.index)
+        return tool_call_chunk(
+            name=(fn.name if fn is not None else None) if first else None,
+            args=args if isinstance(args, str) else (json.dumps(args) if args else None),
+            id=d.id if first else None,
+            index=d.index,
+        )
+
+    def _message(self, text: str, reasoning: str, tools: list[ToolCallChunk]) -> AIMessageChunk:
+        additional = {"reasoning_content": reasoning} if reasoning else {}
+        metadata: dict[str, Any] = {"model_provider": PROVIDER}
+        content: str | list[str | dict[str, Any]] = text
+        if self.v1:
+            metadata["output_version"] = "v1"
+            blocks: list[str | dict[str, Any]] = []
+            if reasoning:
+                blocks.append(
+                    {"type": "reasoning", "reasoning": reasoning, "index": self._slot("reasoning")}
+                )
+            if text:
+                blocks.append({"type": "text", "text": text, "index": self._slot("text")})
+            for tc in tools:
+                blocks.append(
+                    {
+                        "type": "tool_call_chunk",
+                        "id": tc["id"],
+                        "name": tc["name"],
+                        "args": tc["args"],
+                        "index": self._slot(("tool", tc["index"])),
+                    }
+                )
+            content = blocks
+        return AIMessageChunk(
+            content=content,
+            additional_kwargs=additional,
+            tool_call_chunks=tools,
+            response_metadata=metadata,
+            id=self.id,
+        )
