@@ -10,7 +10,7 @@ import pytest
 import zhipu_flash as zf
 from tests.unit._helpers import USAGE, chunk
 from tests.wire import FIXTURES
-from zhipu_flash.testing import Recording, Replay, ReplayError, builtin_recording
+from zhipu_flash.testing import Recording, Replay, ReplayError, builtin_recording, recorded
 
 pytest_plugins = ["zhipu_flash.testing.pytest_plugin"]
 
@@ -99,3 +99,52 @@ def test_empty_inputs_are_clear_errors(tmp_path: Path) -> None:
         Replay([])
     with pytest.raises(ValueError, match=r"No \.sse/\.json"):
         Replay.from_path(tmp_path)
+
+
+def test_record_then_replay_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.emulator.server import running_emulator
+
+    folder = tmp_path / "rec"
+    messages = [{"role": "user", "content": "Hello"}]
+    with running_emulator() as base_url, recorded(folder, mode="record") as session:
+        assert session.mode == "record" and "RECORDING" in session.banner
+        assert session.http_client is not None
+        with zf.ZhipuClient(api_key="k", base_url=base_url, http_client=session.http_client) as c:
+            with c.stream(model="glm-4.7-flash", messages=messages) as s:
+                live = s.get_final_completion()
+            bad = zf.ZhipuClient(
+                api_key="k", base_url=base_url, http_client=session.http_client, max_retries=0
+            )
+            with pytest.raises(zf.NotFoundError):
+                bad.create(model="no-such-model", messages=messages)
+    files = sorted(p.name for p in folder.iterdir())
+    assert files == ["001.sse", "002.json"]
+    first = (folder / "001.sse").read_text(encoding="utf-8")
+    assert first.startswith(
+        "# SOURCE: recorded by zhipu_flash.testing.Recorder from the zhipu-flash GLM emulator"
+    )
+    assert "Bearer" not in first and "# status: 400" in (folder / "002.json").read_text(
+        encoding="utf-8"
+    )
+
+    monkeypatch.delenv("ZHIPUAI_API_KEY", raising=False)
+    monkeypatch.delenv("ZAI_API_KEY", raising=False)
+    replayed = recorded(folder)
+    assert replayed.mode == "replay" and replayed.banner.startswith("OFFLINE REPLAY")
+    assert set(replayed.client_kwargs) == {"http_client", "http_async_client"}
+    with zf.ZhipuClient(api_key="k", http_client=replayed.http_client) as c:
+        with c.stream(model="glm-4.7-flash", messages=messages) as s:
+            again = s.get_final_completion()
+        with pytest.raises(zf.NotFoundError):
+            c.create(model="no-such-model", messages=messages)
+    assert (again.content, again.reasoning_content) == (live.content, live.reasoning_content)
+
+
+def test_recorded_modes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ZHIPUAI_API_KEY", "live.key")
+    live = recorded(tmp_path)
+    assert live.mode == "live" and live.client_kwargs == {} and live.banner.startswith("LIVE")
+    monkeypatch.setenv("ZHIPU_FLASH_RECORD", "1")
+    assert recorded(tmp_path / "new").mode == "record"
+    with pytest.raises(ValueError, match="mode must be"):
+        recorded(tmp_path, mode="sometimes")

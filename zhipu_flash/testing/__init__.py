@@ -375,6 +375,22 @@ class RecordedSession:
             return f"RECORDING: live answers are being saved to {self.path.name}/."
         return "LIVE: answers come from the Zhipu API."
 
+    def close(self) -> None:
+        """Close the HTTP clients (and, when recording, the connections to the API)."""
+        if self.http_client is not None:
+            self.http_client.close()
+
+    async def aclose(self) -> None:
+        if self.async_http_client is not None:
+            await self.async_http_client.aclose()
+        self.close()
+
+    def __enter__(self) -> RecordedSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     @property
     def client_kwargs(self) -> dict[str, Any]:
         """``{"http_client": ..., "http_async_client": ...}`` for ``ChatZhipuFlash``, or empty."""
