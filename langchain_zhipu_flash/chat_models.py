@@ -329,16 +329,18 @@ class ChatZhipuFlash(BaseChatModel):
     def _sync_client(self) -> zf.ZhipuClient:
         # Built at the first call, so a model constructs without a key or network.
         if self._client is None:
+            # No injected client: the process-wide pool, so discarded models leak no sockets.
             self._client = zf.ZhipuClient(
                 api_key=self._key(),
                 base_url=self.base_url,
                 timeout=self.timeout,
                 max_retries=self.max_retries,
-                http_client=self.http_client,
+                http_client=self.http_client or zf.shared_http_client(self.timeout),
             )
         return self._client
 
     def _get_async_client(self) -> zf.AsyncZhipuClient:
+        # Async pools belong to their event loop, so this one is the model's own.
         if self._async_client is None:
             self._async_client = zf.AsyncZhipuClient(
                 api_key=self._key(),

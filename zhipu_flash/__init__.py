@@ -33,6 +33,7 @@ from ._exceptions import (
     error_from_body,
 )
 from ._markers import MarkerFilter
+from ._pool import shared_http_client
 from ._request import build_chat_request, normalize_tools
 from ._sse import SSEDecoder, SSEEvent
 from ._stream import AsyncStream, ChunkParser, Stream
@@ -98,5 +99,6 @@ __all__ = [
     "image_part",
     "image_url_value",
     "normalize_tools",
+    "shared_http_client",
     "video_part",
 ]

@@ -26,7 +26,6 @@ from ._constants import (
     DEFAULT_LIMITS,
     DEFAULT_MAX_LINE_BYTES,
     DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
 )
 from ._exceptions import (
     APIConnectionError,
@@ -39,6 +38,7 @@ from ._exceptions import (
 )
 from ._limiter import AsyncModelLimiter, ModelLimiter
 from ._markers import strip_markers as _strip_markers_text
+from ._pool import as_timeout
 from ._request import build_chat_request
 from ._retry import retry_delay, should_retry
 from ._stream import AsyncStream, ChunkParser, OnMalformed, Stream
@@ -89,7 +89,7 @@ class _BaseClient:
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL).rstrip(
             "/"
         )
-        self.timeout = _timeout(timeout)
+        self.timeout = as_timeout(timeout)
         self._timeout_given = timeout is not None
         if max_retries < 0:
             raise ValueError("max_retries must be 0 or more.")
@@ -189,14 +189,6 @@ class _BaseClient:
                     if reasoning:
                         message.reasoning_content = (message.reasoning_content or "") + reasoning
         return completion
-
-
-def _timeout(timeout: TimeoutTypes) -> httpx.Timeout:
-    if timeout is None:
-        return DEFAULT_TIMEOUT
-    if isinstance(timeout, httpx.Timeout):
-        return timeout
-    return httpx.Timeout(float(timeout), connect=min(float(timeout), 10.0))
 
 
 def _connection_error(exc: httpx.TransportError) -> ZhipuError:

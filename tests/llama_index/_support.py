@@ -1,0 +1,119 @@
+"""Helpers for the LlamaIndex adapter tests: SSE bodies, a recording MockTransport, a
+byte stream that reports whether it was closed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+
+from llama_index_zhipu_flash import ZhipuFlash
+
+SSE = {"content-type": "text/event-stream"}
+
+
+def sse(*chunks: dict[str, Any]) -> bytes:
+    """An SSE body for the given chunk payloads, ending with [DONE]."""
+    events = [b"data: " + json.dumps(c, ensure_ascii=False).encode() + b"\n\n" for c in chunks]
+    return b"".join(events) + b"data: [DONE]\n\n"
+
+
+def chunk(
+    *,
+    content: str | None = None,
+    reasoning: str | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
+    finish: str | None = None,
+    usage: dict[str, Any] | None = None,
+    model: str = "glm-4.7-flash",
+) -> dict[str, Any]:
+    """One chunk shaped like GLM's (role in every delta, finish_reason only when set)."""
+    delta: dict[str, Any] = {"role": "assistant"}
+    if content is not None:
+        delta["content"] = content
+    if reasoning is not None:
+        delta["reasoning_content"] = reasoning
+    if tool_calls is not None:
+        delta["tool_calls"] = tool_calls
+    choice: dict[str, Any] = {"index": 0, "delta": delta}
+    if finish is not None:
+        choice["finish_reason"] = finish
+    out: dict[str, Any] = {"id": "2026010100000000test", "created": 1767225600, "model": model}
+    out["choices"] = [choice]
+    if usage is not None:
+        out["usage"] = usage
+    return out
+
+
+def answer(text: str, reasoning: str = "", model: str = "glm-4.7-flash") -> bytes:
+    """A reasoning-then-answer stream, one word per chunk, as glm-4.7-flash sends it."""
+    chunks = [chunk(reasoning=w, model=model) for w in _words(reasoning)]
+    chunks += [chunk(content=w, model=model) for w in _words(text)]
+    usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    chunks.append(chunk(content="", finish="stop", usage=usage, model=model))
+    return sse(*chunks)
+
+
+def _words(text: str) -> list[str]:
+    out: list[str] = []
+    for i, word in enumerate(text.split(" ")):
+        out.append(word if i == 0 else " " + word)
+    return [w for w in out if w]
+
+
+class Recorder:
+    """A MockTransport handler that records request bodies and answers from a callable."""
+
+    def __init__(self, reply: Callable[[dict[str, Any]], bytes] | bytes) -> None:
+        self.reply = reply
+        self.bodies: list[dict[str, Any]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.bodies.append(body)
+        content = self.reply(body) if callable(self.reply) else self.reply
+        if content.lstrip().startswith(b"{"):
+            return httpx.Response(
+                200, headers={"content-type": "application/json"}, content=content
+            )
+        return httpx.Response(200, headers=SSE, content=content)
+
+
+def make_llm(handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any) -> ZhipuFlash:
+    transport = httpx.MockTransport(handler)
+    kwargs.setdefault("api_key", "test-id.test-secret")
+    return ZhipuFlash(
+        http_client=httpx.Client(transport=transport),
+        async_http_client=httpx.AsyncClient(transport=transport),
+        **kwargs,
+    )
+
+
+class TrackedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body that yields the given pieces and records whether it was closed and
+    how many pieces were read."""
+
+    def __init__(self, pieces: list[bytes], error_after: int | None = None) -> None:
+        self.pieces = pieces
+        self.error_after = error_after
+        self.closed = False
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self.pieces:
+            if self.error_after is not None and self.sent >= self.error_after:
+                raise httpx.ReadError("connection reset")
+            self.sent += 1
+            yield piece
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self.__iter__():
+            yield piece
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def aclose(self) -> None:
+        self.closed = True
