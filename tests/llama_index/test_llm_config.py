@@ -244,3 +244,9 @@ def test_import_without_llama_index_names_the_extra() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert 'pip install "zhipu-flash[llama-index]"' in out.stdout
+
+
+def test_llamahub_style_import_path() -> None:
+    from llama_index.llms.zhipu_flash import ZhipuFlash as Alias
+
+    assert Alias is ZhipuFlash
