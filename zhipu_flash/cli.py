@@ -64,6 +64,12 @@ def _replay(args: argparse.Namespace) -> Replay | None:
     return Replay([builtin_recording(DEMO_RECORDING)], repeat=True, delay=0.005)
 
 
+def _model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """What a framework model needs to answer from the replay (both take ``http_client``)."""
+    replay = _replay(args)
+    return {"http_client": replay.http_client(), "api_key": "replay"} if replay else {}
+
+
 def _core_client(args: argparse.Namespace) -> ZhipuClient:
     replay = _replay(args)
     return replay.client() if replay is not None else ZhipuClient()
@@ -89,11 +95,7 @@ def _langchain(messages: list[dict[str, Any]], args: argparse.Namespace) -> Piec
         from langchain_zhipu_flash import ChatZhipuFlash
     except ImportError as exc:
         raise _UsageError(str(exc)) from exc
-    replay = _replay(args)
-    extra: dict[str, Any] = (
-        {"http_client": replay.http_client(), "api_key": "replay"} if replay else {}
-    )
-    llm = ChatZhipuFlash(model=args.model, thinking=args.thinking, **extra)
+    llm = ChatZhipuFlash(model=args.model, thinking=args.thinking, **_model_kwargs(args))
     for chunk in llm.stream(messages):
         reasoning = chunk.additional_kwargs.get("reasoning_content")
         if reasoning:
@@ -109,11 +111,7 @@ def _llama_index(messages: list[dict[str, Any]], args: argparse.Namespace) -> Pi
         from llama_index_zhipu_flash import ZhipuFlash
     except ImportError as exc:
         raise _UsageError(str(exc)) from exc
-    replay = _replay(args)
-    extra: dict[str, Any] = (
-        {"http_client": replay.http_client(), "api_key": "replay"} if replay else {}
-    )
-    llm = ZhipuFlash(model=args.model, thinking=args.thinking, **extra)
+    llm = ZhipuFlash(model=args.model, thinking=args.thinking, **_model_kwargs(args))
     history = [ChatMessage(role=m["role"], content=_text(m["content"])) for m in messages]
     if any(isinstance(m["content"], list) for m in messages):
         raise _UsageError("--image is supported with --via core or --via langchain.")
