@@ -304,11 +304,7 @@ class ZhipuClient(_BaseClient):
         content, headers = self._prepare(model, messages, False, params)
         release = self._limiter.acquire(model)
         try:
-            response = self._send(content, headers)
-            try:
-                response.read()
-            finally:
-                response.close()
+            response = self._send(content, headers, read_body=True)
         finally:
             release()
         return self._completion(response, model, strip_markers)
@@ -341,8 +337,11 @@ class ZhipuClient(_BaseClient):
 
         return StreamManager(open_stream)
 
-    def _send(self, content: bytes, headers: dict[str, str]) -> httpx.Response:
-        """POST with retries; returns an open 2xx response whose body is not read yet."""
+    def _send(
+        self, content: bytes, headers: dict[str, str], *, read_body: bool = False
+    ) -> httpx.Response:
+        """POST with retries; returns a 2xx response, open with its body unread unless
+        ``read_body`` (then read and closed)."""
         request = self._http.build_request(
             "POST",
             self._url,
@@ -355,16 +354,20 @@ class ZhipuClient(_BaseClient):
             response_headers: Mapping[str, str] | None = None
             try:
                 response = self._http.send(request, stream=True)
+                # The body is read inside the try: one that breaks after the status line (a
+                # close, a stall past the read timeout) is a typed, retryable error like any
+                # failure to open, not a bare httpx exception (tests/faults found this).
+                if read_body or response.status_code >= 400:
+                    try:
+                        response.read()
+                    finally:
+                        response.close()
             except httpx.TransportError as exc:
                 error = _connection_error(exc)
                 cause: BaseException = exc
             else:
                 if response.status_code < 400:
                     return response
-                try:
-                    response.read()
-                finally:
-                    response.close()
                 error = cause = self._failed(response)
                 response_headers = response.headers
             delay = self._next_delay(error, attempt, response_headers)
@@ -431,11 +434,7 @@ class AsyncZhipuClient(_BaseClient):
         content, headers = self._prepare(model, messages, False, params)
         release = await self._limiter.acquire(model)
         try:
-            response = await self._send(content, headers)
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
+            response = await self._send(content, headers, read_body=True)
         finally:
             release()
         return self._completion(response, model, strip_markers)
@@ -463,7 +462,9 @@ class AsyncZhipuClient(_BaseClient):
 
         return AsyncStreamManager(open_stream)
 
-    async def _send(self, content: bytes, headers: dict[str, str]) -> httpx.Response:
+    async def _send(
+        self, content: bytes, headers: dict[str, str], *, read_body: bool = False
+    ) -> httpx.Response:
         request = self._http.build_request(
             "POST",
             self._url,
@@ -476,16 +477,18 @@ class AsyncZhipuClient(_BaseClient):
             response_headers: Mapping[str, str] | None = None
             try:
                 response = await self._http.send(request, stream=True)
+                # Read inside the try: see ZhipuClient._send.
+                if read_body or response.status_code >= 400:
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
             except httpx.TransportError as exc:
                 error = _connection_error(exc)
                 cause: BaseException = exc
             else:
                 if response.status_code < 400:
                     return response
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
                 error = cause = self._failed(response)
                 response_headers = response.headers
             delay = self._next_delay(error, attempt, response_headers)

@@ -79,6 +79,20 @@ class SSEDecoder:
             self._cr_pending = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
+        elif (
+            # Fast path for the common case: httpx hands over one HTTP chunk at a time and
+            # GLM sends one whole ``data: {...}\n\n`` event per HTTP chunk. Nothing pending,
+            # exactly two LFs (both at the end) and no CR: the general path would return the
+            # same single event, line splitting and all.
+            not self._buf
+            and not self._data
+            and not self._event
+            and chunk.startswith(b"data: ")
+            and chunk.endswith(b"\n\n")
+            and chunk.count(b"\n") == 2
+            and b"\r" not in chunk
+        ):
+            return [SSEEvent(chunk[6:-2], "message", self._last_id, self._retry)]
         buf = self._buf + chunk if self._buf else chunk
         if b"\r" in buf:
             # A trailing CR already ends its line; remember it so a LF opening the next

@@ -63,6 +63,9 @@ OnMalformed = Literal["skip", "raise"]
 _DONE = b"[DONE]"
 _TRUNCATED_FINISHES = frozenset({"sensitive", "model_context_window_exceeded"})
 _LOG_EXCERPT = 500
+# The validator itself: ``model_validate_json`` is a Python wrapper around this call, and
+# this runs once per streamed chunk.
+_validate_chunk = ChatCompletionChunk.__pydantic_validator__.validate_json
 
 
 class ChunkParser:
@@ -130,7 +133,7 @@ class ChunkParser:
             if event.event == "error":
                 self._raise_error_frame(data)
             try:
-                chunk = ChatCompletionChunk.model_validate_json(data)
+                chunk = _validate_chunk(data)
             except ValidationError:
                 out.extend(self._recover(data))
                 continue
@@ -284,10 +287,12 @@ class Stream:
         parser = self._parser
         response = self.response
         try:
-            if _is_json(response):
-                yield from _json_body_as_chunks(parser, response.read())
-                return
             try:
+                # The JSON branch is inside the except too: a JSON body cut short is a typed
+                # error, not a bare httpx exception (tests/faults found this).
+                if _is_json(response):
+                    yield from _json_body_as_chunks(parser, response.read())
+                    return
                 for data in response.iter_bytes():
                     chunks = parser.feed(data)
                     if chunks:
@@ -350,11 +355,12 @@ class AsyncStream:
         parser = self._parser
         response = self.response
         try:
-            if _is_json(response):
-                for chunk in _json_body_as_chunks(parser, await response.aread()):
-                    yield chunk
-                return
             try:
+                # Inside the except: see Stream._iter.
+                if _is_json(response):
+                    for chunk in _json_body_as_chunks(parser, await response.aread()):
+                        yield chunk
+                    return
                 async for data in response.aiter_bytes():
                     for chunk in parser.feed(data):
                         yield chunk
