@@ -35,6 +35,14 @@ _FILLER_WORDS = frozenset(
 )
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3}
 _ARITHMETIC = re.compile(r"(-?\d+(?:\.\d+)?)\s*([-+*/×])\s*(-?\d+(?:\.\d+)?)")
+_QUESTION_LINE = re.compile(r"^(?:Query|Question):[ \t]*(\S.*)$", re.MULTILINE)
+_METADATA_LINE = re.compile(r"^\s*[a-z_]+: \S")
+# Words too common to say which sentence of a context answers a question.
+_COMMON_WORDS = frozenset(
+    "what when where which who whom whose why how does have with that this there their they "  # noqa: SIM905
+    "from into about your yours many much some than then them were will would could should "
+    "given context information answer query question".split()
+)
 _GREETING = re.compile(r"^\W*(?:hello|hi|hey|greetings|good (?:morning|afternoon|evening))\b")
 
 
@@ -304,6 +312,9 @@ def _answer_json(messages: list[dict[str, Any]], prompt: str) -> Turn:
 
 def _answer_text(prompt: str) -> Turn:
     """A short text answer chosen by the first rule that matches the prompt."""
+    grounded = _answer_from_context(prompt)
+    if grounded is not None:
+        return grounded
     lowered = prompt.lower().strip()
     cjk = _prompt.has_cjk(prompt)
     said = _said(prompt)
@@ -360,6 +371,42 @@ def _answer_text(prompt: str) -> Turn:
         else f'Here is a short answer about "{_prompt.snippet(prompt)}": I understand the '
         "request and have noted it.",
     )
+
+
+def _answer_from_context(prompt: str) -> Turn | None:
+    """A question asked over given context (a retrieval prompt: context first, then a line
+    ``Query: ...`` or ``Question: ...``): the context sentence sharing most words with it."""
+    found = list(_QUESTION_LINE.finditer(prompt))
+    if not found:
+        return None
+    question = found[-1].group(1).strip()
+    # Metadata lines ("file_path: ...") and rules ("-----") are not part of the documents.
+    lines = [
+        "" if _METADATA_LINE.match(line) or not line.strip("-=* ") else line.strip()
+        for line in prompt[: found[-1].start()].splitlines()
+    ]
+    paragraphs = " ".join(line or "\n" for line in lines).split("\n")  # a title stands alone
+    sentences = [s.strip() for p in paragraphs for s in re.split(r"(?<=[.!?])\s+", p) if s.strip()]
+    wanted = _significant_words(question)
+    if not sentences or not wanted:
+        return None
+    score, best = max((len(wanted & _significant_words(s)), -i) for i, s in enumerate(sentences))
+    if score == 0:
+        return Turn(
+            f'The user asks "{_prompt.snippet(question)}". The context does not mention it.',
+            "The context does not say.",
+        )
+    sentence = sentences[-best]
+    return Turn(
+        f'The user asks "{_prompt.snippet(question)}". The context says: '
+        f'"{_prompt.snippet(sentence)}" I will answer from it.',
+        sentence,
+    )
+
+
+def _significant_words(text: str) -> set[str]:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return {w.rstrip("s") for w in words if len(w) > 3 and w not in _COMMON_WORDS}
 
 
 def _said(prompt: str) -> str:

@@ -389,6 +389,20 @@ def test_json_mode_uses_the_keys_the_prompt_names() -> None:
     assert set(json.loads(content)) == {"setup", "punchline"}
 
 
+def test_a_question_over_given_context_is_answered_from_the_context() -> None:
+    # The shape of LlamaIndex's text-QA prompt: metadata lines, documents, then the query.
+    prompt = (
+        "Context information is below.\n---------------------\nfile_path: docs/leave.txt\n\n"
+        "Annual leave\n\nNew employees get 15 days of annual leave.\nLeave is booked in the "
+        "portal.\n---------------------\nAnswer the query.\nQuery: {}\nAnswer: "
+    )
+    answer = message(ask(prompt.format("How many days of leave do new employees get?")))
+    assert answer["content"] == "New employees get 15 days of annual leave."
+    assert message(ask(prompt.format("Who founded Rome?")))["content"] == (
+        "The context does not say."
+    )
+
+
 def test_stop_cuts_the_answer_before_the_stop_string() -> None:
     answer = respond(ask("hi", stop=["you"]))
     assert answer.body is not None

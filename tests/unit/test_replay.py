@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 import zhipu_flash as zf
 from tests.unit._helpers import USAGE, chunk
 from tests.wire import FIXTURES
-from zhipu_flash.testing import Recording, Replay, ReplayError, builtin_recording, recorded
+from zhipu_flash.testing import (
+    Recorder,
+    Recording,
+    Replay,
+    ReplayError,
+    builtin_recording,
+    recorded,
+)
 
 pytest_plugins = ["zhipu_flash.testing.pytest_plugin"]
 
@@ -148,3 +157,24 @@ def test_recorded_modes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     assert recorded(tmp_path / "new").mode == "record"
     with pytest.raises(ValueError, match="mode must be"):
         recorded(tmp_path, mode="sometimes")
+
+
+async def test_recorder_numbers_files_in_request_order(tmp_path: Path) -> None:
+    # Concurrent requests may finish in any order; a Replay answers in request order, so the
+    # files must be numbered when each request is sent (the cookbook's asyncio.gather relies
+    # on it).
+    second_sent = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        n = json.loads(request.content)["n"]
+        if n == 1:
+            await second_sent.wait()  # the first request finishes last
+        else:
+            second_sent.set()
+        return httpx.Response(200, json={"n": n})
+
+    recorder = Recorder(tmp_path, async_transport=httpx.MockTransport(handler))
+    async with httpx.AsyncClient(transport=recorder) as http:
+        await asyncio.gather(*(http.post("http://127.0.0.1/x", json={"n": n}) for n in (1, 2)))
+    bodies = [json.loads(Recording.from_file(tmp_path / f"00{n}.json").body) for n in (1, 2)]
+    assert bodies == [{"n": 1}, {"n": 2}]

@@ -305,10 +305,16 @@ class Recorder(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self._count = 0
         self._lock = threading.Lock()
 
-    def _save(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+    def _number(self) -> int:
+        # Taken when the request is sent, not when its response ends: with concurrent requests
+        # the responses may finish in any order, and a Replay answers in request order.
         with self._lock:
             self._count += 1
-            number = self._count
+            return self._count
+
+    def _save(
+        self, number: int, request: httpx.Request, response: httpx.Response
+    ) -> httpx.Response:
         stream = "event-stream" in response.headers.get("content-type", "")
         host = request.url.host
         origin = (
@@ -329,20 +335,22 @@ class Recorder(httpx.BaseTransport, httpx.AsyncBaseTransport):
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        number = self._number()
         response = self._transport.handle_request(request)
         try:
             response.read()
         finally:
             response.close()
-        return self._save(request, response)
+        return self._save(number, request, response)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        number = self._number()
         response = await self._async_transport.handle_async_request(request)
         try:
             await response.aread()
         finally:
             await response.aclose()
-        return self._save(request, response)
+        return self._save(number, request, response)
 
     def close(self) -> None:
         self._transport.close()
