@@ -1,0 +1,1 @@
+"""The zhipu-flash streaming benchmark: ``python -m benchmarks`` (see README.md here)."""

@@ -1,0 +1,594 @@
+"""Reproduce every benchmark number with one command.
+
+    python -m benchmarks            # full run, about 10 minutes on 2 cores
+    python -m benchmarks --quick    # small sizes, about 2 minutes
+
+The driver needs only the standard library. It creates (or reuses) a separate benchmark venv
+(``--venv``, default ``.bench-venv`` in the repo root), installs ``-e .[all]`` plus
+``benchmarks/requirements.txt`` (the alternatives and measuring tools, which never become
+dependencies of the project), starts the loopback server (benchmarks/server.py) in its own
+process, runs every client in a fresh process per scenario (benchmarks/runner.py), and writes
+the ratios to the floor of this same run to ``benchmarks/RESULTS.md`` (``RESULTS-quick.md``
+for ``--quick``), with a PNG chart when matplotlib is available.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = ROOT / "benchmarks"
+
+SYNC = [
+    "floor",
+    "httpx-sse",
+    "core",
+    "chatzhipuflash",
+    "zhipuflash",
+    "null-lc",
+    "null-li",
+    "chatopenai",
+    "chatdeepseek",
+    "chatzhipuai",
+    "openailike",
+]
+ASYNC = [
+    "floor-async",
+    "httpx-sse-async",
+    "core-async",
+    "chatzhipuflash-async",
+    "zhipuflash-async",
+    "null-lc-async",
+    "null-li-async",
+    "chatopenai-async",
+    "chatdeepseek-async",
+    "chatzhipuai-async",
+    "openailike-async",
+]
+PACKAGES = [
+    "zhipu-flash",
+    "httpx",
+    "pydantic",
+    "pydantic-core",
+    "httpx-sse",
+    "langchain-core",
+    "langchain-openai",
+    "langchain-deepseek",
+    "langchain-community",
+    "openai",
+    "llama-index-core",
+    "llama-index-llms-openai",
+    "llama-index-llms-openai-like",
+]
+
+
+@dataclass
+class Scenario:
+    key: str
+    title: str
+    clients: list[str]
+    n: int
+    reps: int = 1
+    trials: int = 1
+    mode: str = "burst"
+    concurrency: int = 1
+    memory: bool = False
+    floor: str | None = "floor"  # which client the ratios divide by (sync or async floor)
+
+
+def scenarios(quick: bool) -> list[Scenario]:
+    big = 5_000 if quick else 20_000
+    trials = 3
+    return [
+        Scenario("big", f"one {big:,}-chunk response, burst", SYNC, big, trials=trials),
+        Scenario(
+            "big-async",
+            f"one {big:,}-chunk response, burst, async",
+            ASYNC,
+            big,
+            trials=trials,
+            floor="floor-async",
+        ),
+        Scenario(
+            "small",
+            "200-chunk responses, burst, sequential",
+            SYNC,
+            200,
+            reps=10,
+            trials=trials,
+        ),
+        Scenario(
+            "paced",
+            "50-chunk responses, paced (one event per write, 2 ms apart)",
+            ["floor", "core", "chatzhipuflash", "zhipuflash"] if quick else SYNC,
+            50,
+            reps=5 if quick else 10,
+            mode="paced",
+        ),
+        Scenario(
+            "conc100",
+            "100 concurrent 200-chunk streams on one event loop",
+            ASYNC,
+            200,
+            trials=2,
+            concurrency=100,
+            floor="floor-async",
+        ),
+        Scenario(
+            "conc1000",
+            "1,000 concurrent 200-chunk streams on one event loop",
+            ["floor-async", "httpx-sse-async", "core-async"],
+            100 if quick else 200,
+            trials=1 if quick else 2,
+            concurrency=1000,
+            floor="floor-async",
+        ),
+        Scenario(
+            "li-long",
+            f"one {10_000 if quick else 100_000:,}-chunk response through LlamaIndex "
+            "(cumulative message cost)",
+            ["floor", "zhipuflash", "null-li", "openailike"],
+            10_000 if quick else 100_000,
+            trials=2,
+        ),
+        Scenario(
+            "memory",
+            f"one {100_000 if quick else 1_000_000:,}-chunk response, nothing kept (RSS check)",
+            ["floor", "core", "core-async"],
+            100_000 if quick else 1_000_000,
+            memory=True,
+        ),
+    ]
+
+
+# -- the benchmark venv --------------------------------------------------------------------------
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def ensure_venv(venv: Path, install: bool) -> Path:
+    """Create the venv and (re)install when pyproject.toml or requirements.txt changed."""
+    python = venv_python(venv)
+    if not python.exists():
+        print(f"creating the benchmark venv at {venv}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    stamp = venv / ".zhipu-flash-bench-stamp"
+    digest = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + (HERE / "requirements.txt").read_bytes()
+    ).hexdigest()
+    if install and (not stamp.exists() or stamp.read_text() != digest):
+        print("installing -e .[all] and benchmarks/requirements.txt into it", flush=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "-e", ".[all]", "-r",
+             str(HERE / "requirements.txt")],
+            check=True,
+            cwd=ROOT,
+        )  # fmt: skip
+        stamp.write_text(digest)
+    return python
+
+
+def child_env() -> dict[str, str]:
+    """The runners' environment: no real keys, no tracing, no proxy for loopback."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not any(s in k.upper() for s in ("API_KEY", "API_BASE", "BASE_URL", "PROXY"))
+    }
+    env.update(
+        NO_PROXY="127.0.0.1,localhost",
+        LANGCHAIN_TRACING_V2="false",
+        LANGSMITH_TRACING="false",
+        PYTHONWARNINGS="ignore",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+# -- the server --------------------------------------------------------------------------------
+
+
+class LoopbackServer:
+    def __init__(self, python: Path, lifetime: float) -> None:
+        self.proc = subprocess.Popen(
+            [str(python), "-m", "benchmarks.server", "--watch-stdin",
+             "--lifetime", str(lifetime), "--prerender", "200", "20000"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=child_env(),
+            text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().split()
+        if len(line) != 2 or line[0] != "PORT":
+            self.stop()
+            raise RuntimeError(f"the loopback server did not start: {line}")
+        self.port = int(line[1])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+# -- running -------------------------------------------------------------------------------------
+
+
+def run_one(
+    python: Path, port: int, client: str, sc: Scenario, timeout: float, extra: list[str] = ()
+) -> dict[str, Any]:
+    cmd = [str(python), "-m", "benchmarks.runner", "--client", client, "--port", str(port),
+           "--n", str(sc.n), "--reps", str(sc.reps), "--trials", str(sc.trials), "--mode", sc.mode,
+           "--concurrency", str(sc.concurrency), *extra]  # fmt: skip
+    if sc.memory:
+        cmd.append("--memory")
+    try:
+        proc = subprocess.run(
+            cmd, cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return {"client": client, "failed": f"timed out after {timeout:.0f} s"}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"client": client, "failed": f"exit {proc.returncode}: {tail[:300]}"}
+    return json.loads(lines[-1])
+
+
+def run_all(args: argparse.Namespace, python: Path) -> tuple[dict[str, list[dict[str, Any]]], Any]:
+    wanted = set(args.only.split(",")) if args.only else None
+    results: dict[str, list[dict[str, Any]]] = {}
+    profile_top = None
+    deadline = time.monotonic() + args.budget
+    server = LoopbackServer(python, lifetime=args.budget + 120)
+    try:
+        for sc in scenarios(args.quick):
+            if args.scenarios and sc.key not in args.scenarios.split(","):
+                continue
+            print(f"\n== {sc.title}", flush=True)
+            rows = results.setdefault(sc.key, [])
+            for client in sc.clients:
+                if wanted and client not in wanted and client != sc.floor:
+                    continue
+                left = deadline - time.monotonic()
+                if left < 10:
+                    rows.append({"client": client, "failed": "skipped: time budget spent"})
+                    continue
+                row = run_one(python, server.port, client, sc, min(args.timeout, left))
+                rows.append(row)
+                print("  " + _progress(row), flush=True)
+        if not args.no_profile and (not args.scenarios or "profile" in args.scenarios):
+            n = 2_000 if args.quick else 20_000
+            print(f"\n== cProfile of the core on one {n:,}-chunk response", flush=True)
+            sc = Scenario("profile", "", ["core"], n)
+            out = Path(args.venv) / "profile-core.pstats"  # inside the ignored venv
+            profile_top = run_one(python, server.port, "core", sc, args.timeout,
+                                  ["--profile", str(out)])  # fmt: skip
+            for r in (profile_top.get("top") or [])[:12]:
+                print(f"  {r['tot_us_per_chunk']:7.2f} us/chunk  {r['func']}")
+    finally:
+        server.stop()
+    return results, profile_top
+
+
+def _progress(row: dict[str, Any]) -> str:
+    if "failed" in row or "skipped" in row:
+        return f"{row['client']:<22} {row.get('failed') or row.get('skipped')}"
+    flag = "ok" if row["ok"] else "WRONG: " + "; ".join(row["errors"])
+    return (
+        f"{row['client']:<22} {row['us_per_chunk']:8.1f} us/chunk  {row['chunks_per_s']:9.0f}/s"
+        f"  ttfc {row['ttfc_ms']:7.2f} ms  rss+{row['rss_growth_mib']:6.1f} MiB  {flag}"
+    )
+
+
+# -- reporting ------------------------------------------------------------------------------------
+
+
+def machine(python: Path) -> dict[str, Any]:
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    probe = (
+        "import json, platform, importlib.metadata as m\n"
+        "v = {}\n"
+        f"for p in {PACKAGES!r}:\n"
+        "    try: v[p] = m.version(p)\n"
+        "    except m.PackageNotFoundError: v[p] = None\n"
+        "print(json.dumps({'python': platform.python_version(), 'packages': v}))\n"
+    )
+    out = subprocess.run(
+        [str(python), "-c", probe], capture_output=True, text=True, check=True, env=child_env()
+    )
+    info = json.loads(out.stdout)
+    info.update(cpu=cpu, cores=os.cpu_count(), os=platform.platform())
+    return info
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _table(rows: list[dict[str, Any]], floor: dict[str, Any] | None, memory: bool) -> list[str]:
+    head = (
+        "| client | us/chunk | x floor | chunks/s | wall s | TTFC ms | TTFC - floor ms "
+        "| peak RSS MiB | RSS growth MiB | exact |"
+    )
+    out = [head, "|" + "---|" * 10]
+    for row in rows:
+        if "us_per_chunk" not in row:
+            why = row.get("failed") or row.get("skipped")
+            out.append(f"| {row['client']} | {why} |" + " |" * 8)
+            continue
+        ratio = row["us_per_chunk"] / floor["us_per_chunk"] if floor else None
+        dttfc = row["ttfc_ms"] - floor["ttfc_ms"] if floor else None
+        exact = "yes" if row["ok"] else "NO: " + "; ".join(row["errors"])
+        if row.get("note"):
+            exact += " (known defect, see notes)"
+        out.append(
+            f"| {row['label']} | {row['us_per_chunk']:.1f} | {_fmt(ratio, '.2f')}x "
+            f"| {row['chunks_per_s']:,.0f} | {row['wall_s']:.2f} | {row['ttfc_ms']:.2f} "
+            f"| {_fmt(dttfc, '+.2f')} | {row['peak_rss_mib']:.0f} "
+            f"| {row['rss_growth_mib']:.1f} | {exact} |"
+        )
+    return out
+
+
+def _by(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r["client"]: r for r in rows if "us_per_chunk" in r}
+
+
+def targets(results: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The issue's targets, each with the numbers that decide it."""
+    big, big_a = _by(results.get("big", [])), _by(results.get("big-async", []))
+    small, paced = _by(results.get("small", [])), _by(results.get("paced", []))
+    c100, c1000 = _by(results.get("conc100", [])), _by(results.get("conc1000", []))
+    li, mem = _by(results.get("li-long", [])), _by(results.get("memory", []))
+    out = ["| target | measured | met |", "|---|---|---|"]
+
+    def ratio(rows: dict[str, Any], a: str, b: str) -> float | None:
+        if a in rows and b in rows:
+            return float(rows[a]["us_per_chunk"] / rows[b]["us_per_chunk"])
+        return None
+
+    def line(target: str, value: float | None, limit: float, unit: str = "x") -> None:
+        if value is None:
+            out.append(f"| {target} | not measured | - |")
+            return
+        out.append(f"| {target} | {value:.2f}{unit} | {'yes' if value <= limit else 'NO'} |")
+
+    line("core stream / floor, big response", ratio(big, "core", "floor"), 1.0)
+    line("core stream / floor, 200-chunk responses", ratio(small, "core", "floor"), 1.0)
+    line("core async / async floor, big response", ratio(big_a, "core-async", "floor-async"), 1.0)
+    line("ChatZhipuFlash.stream / ChatOpenAI.stream", ratio(big, "chatzhipuflash", "chatopenai"),
+         0.35)  # fmt: skip
+    line(
+        "ChatZhipuFlash.stream / ChatOpenAI.stream, 200-chunk",
+        ratio(small, "chatzhipuflash", "chatopenai"),
+        0.35,
+    )
+    line(
+        "ChatZhipuFlash.astream / ChatOpenAI.astream, 100 concurrent",
+        ratio(c100, "chatzhipuflash-async", "chatopenai-async"),
+        0.35,
+    )
+    line("ZhipuFlash.stream_chat / OpenAILike.stream_chat", ratio(big, "zhipuflash", "openailike"),
+         0.35)  # fmt: skip
+    line(
+        "ZhipuFlash.stream_chat / OpenAILike.stream_chat, long response",
+        ratio(li, "zhipuflash", "openailike"),
+        0.35,
+    )
+    long_ratio, big_ratio = ratio(li, "zhipuflash", "floor"), ratio(big, "zhipuflash", "floor")
+    if long_ratio is not None and big_ratio is not None:
+        line(
+            "ZhipuFlash.stream_chat x floor, long / big response (1.0 = linear)",
+            long_ratio / big_ratio,
+            1.25,
+        )
+    if "floor" in paced:
+        worst = max(
+            ((r["ttfc_ms"] - paced["floor"]["ttfc_ms"], c) for c, r in paced.items()),
+            default=(None, ""),
+        )
+        ours = [c for c in ("core", "chatzhipuflash", "zhipuflash") if c in paced]
+        if ours:
+            d = max(paced[c]["ttfc_ms"] - paced["floor"]["ttfc_ms"] for c in ours)
+            line("TTFC of our surfaces - floor (paced, warm), worst", d, 0.5, " ms")
+        if worst[0] is not None:
+            out.append(f"| (for reference: worst of all clients, {worst[1]}) "
+                       f"| {worst[0]:+.2f} ms | - |")  # fmt: skip
+    if "core" in mem:
+        line("RSS growth over the long stream through the core", mem["core"]["rss_growth_mib"],
+             10, " MiB")  # fmt: skip
+    if "core-async" in c1000:
+        row = c1000["core-async"]
+        out.append(
+            f"| 1,000 concurrent async streams through the core, all exact "
+            f"| {row['chunks']:,} chunks, {row['us_per_chunk']:.1f} us/chunk "
+            f"| {'yes' if row['ok'] else 'NO'} |"
+        )
+    return out
+
+
+def framework_costs(results: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """How much of each adapter's cost is the framework's own (the do-nothing models)."""
+    out = []
+    for key, suffix in (("big", ""), ("big-async", "-async")):
+        rows = _by(results.get(key, []))
+        core = rows.get("core" + suffix)
+        if not core:
+            continue
+        for ours, null, peer in (
+            ("chatzhipuflash", "null-lc", "chatopenai"),
+            ("zhipuflash", "null-li", "openailike"),
+        ):
+            a, b, p = rows.get(ours + suffix), rows.get(null + suffix), rows.get(peer + suffix)
+            if not (a and b):
+                continue
+            bound = core["us_per_chunk"] + b["us_per_chunk"]
+            out.append(
+                f"| {a['label']} | {a['us_per_chunk']:.1f} | {core['us_per_chunk']:.1f} "
+                f"| {b['us_per_chunk']:.1f} | {bound:.1f} | {a['us_per_chunk'] - bound:+.1f} "
+                f"| {_fmt(p['us_per_chunk'] if p else None, '.1f')} |"
+            )
+    if not out:
+        return []
+    return [
+        "| adapter | us/chunk | core | framework alone (do-nothing model) | core + framework "
+        "| adapter's own conversion | peer |",
+        "|---|---|---|---|---|---|---|",
+        *out,
+    ]
+
+
+def write_report(
+    path: Path,
+    results: dict[str, list[dict[str, Any]]],
+    profile_top: dict[str, Any] | None,
+    info: dict[str, Any],
+    command: str,
+    quick: bool,
+    elapsed: float,
+    plot: str | None,
+) -> None:
+    lines = [
+        "# zhipu-flash streaming benchmark" + (" (quick mode)" if quick else ""),
+        "",
+        f"Command: `{command}` (run from the repository root; {elapsed / 60:.1f} minutes).",
+        "",
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['os']}; Python {info['python']}.",
+        "",
+        "Packages: "
+        + ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v is not None)
+        + ".",
+        "",
+        "Client CPU is `time.process_time()` of the client's own process over the streaming "
+        "loop (imports, client construction and one 20-chunk warm-up request excluded), "
+        "divided by the chunks the server sent. **x floor** divides by the floor of the same "
+        "scenario in this run (`httpx` + `iter_lines` + `json.loads`; its async twin for async "
+        "clients). TTFC is the median time from the call that sends the request to the first "
+        "chunk handed to user code. Every row checked that the client delivered exactly the "
+        "text the server sent. See benchmarks/README.md for the method.",
+        "",
+        "## Targets (issue 6)",
+        "",
+        *targets(results),
+        "",
+    ]
+    fw = framework_costs(results)
+    if fw:
+        lines += [
+            "## Where the adapters' time goes (us/chunk, big response)",
+            "",
+            "The do-nothing models stream the same number of pre-made chunks through each "
+            "framework, so `core + framework` is the least an adapter can cost.",
+            "",
+            *fw,
+            "",
+        ]
+    if plot:
+        lines += [f"![us per chunk per client]({plot})", ""]
+    notes = set()
+    for sc in scenarios(quick):
+        rows = results.get(sc.key)
+        if not rows:
+            continue
+        floor = _by(rows).get(sc.floor) if sc.floor else None
+        lines += [f"## {sc.title}", "", *_table(rows, floor, sc.memory), ""]
+        notes |= {f"{r['label']}: {r['note']}" for r in rows if r.get("note")}
+    if notes:
+        lines += ["## Notes on the clients", "", *(f"- {n}" for n in sorted(notes)), ""]
+    if profile_top and profile_top.get("top"):
+        lines += [
+            f"## cProfile: the core on one {profile_top['n']:,}-chunk response",
+            "",
+            "Own time per chunk (cProfile inflates Python-level calls; compare rows, not "
+            "totals with the tables above).",
+            "",
+            "| own us/chunk | cumulative us/chunk | calls | function |",
+            "|---|---|---|---|",
+        ]
+        for r in profile_top["top"][:20]:
+            lines.append(
+                f"| {r['tot_us_per_chunk']:.2f} | {r['cum_us_per_chunk']:.2f} "
+                f"| {r['ncalls']:,} | `{r['func']}` |"
+            )
+        lines.append("")
+    path.write_text("\n".join(lines))
+
+
+def make_plot(python: Path, results_json: Path, png: Path, key: str) -> bool:
+    proc = subprocess.run(
+        [str(python), "-m", "benchmarks.plot", str(results_json), str(png), key],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=child_env(),
+    )
+    if proc.returncode != 0:
+        print("no plot:", (proc.stderr.strip().splitlines() or ["?"])[-1])
+    return proc.returncode == 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, about 2 minutes")
+    parser.add_argument("--venv", default=str(ROOT / ".bench-venv"), help="benchmark venv path")
+    parser.add_argument("--no-install", action="store_true", help="use the venv as it is")
+    parser.add_argument("--only", help="comma-separated client names (floors always run)")
+    parser.add_argument("--scenarios", help="comma-separated scenario keys (and 'profile')")
+    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile run")
+    parser.add_argument("--output", help="report path (default benchmarks/RESULTS[-quick].md)")
+    parser.add_argument("--timeout", type=float, default=240, help="seconds per client run")
+    parser.add_argument("--budget", type=float, default=None, help="seconds for the whole run")
+    args = parser.parse_args(argv)
+    if args.budget is None:
+        args.budget = 240.0 if args.quick else 1200.0
+    command = "python -m benchmarks " + shlex.join(argv if argv is not None else sys.argv[1:])
+    started = time.monotonic()
+    python = ensure_venv(Path(args.venv), install=not args.no_install)
+    info = machine(python)
+    print(f"{info['cpu']}, {info['cores']} cores, Python {info['python']}", flush=True)
+    results, profile_top = run_all(args, python)
+    suffix = "-quick" if args.quick else ""
+    report = Path(args.output) if args.output else HERE / f"RESULTS{suffix}.md"
+    raw = report.with_suffix(".json")
+    raw.write_text(json.dumps({"machine": info, "command": command, "results": results,
+                               "profile": profile_top}, indent=1))  # fmt: skip
+    png = report.with_suffix(".png")
+    plot = png.name if make_plot(python, raw, png, "big") else None
+    write_report(
+        report, results, profile_top, info, command.strip(), args.quick,
+        time.monotonic() - started, plot,
+    )  # fmt: skip
+    print("\n" + "\n".join(targets(results)))
+    print(f"\nwrote {report} and {raw}" + (f" and {png}" if plot else ""))
+    bad = [r for rows in results.values() for r in rows if r.get("ok") is False]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
