@@ -13,8 +13,8 @@ same normalised view:
   and box markers disappear.
 
 The finish reason is the first one seen (GLM sends ``tool_calls`` twice), usage is the last
-one seen (it arrives once, on the final chunk). Text is kept as lists of parts and joined
-once in :meth:`snapshot`, so accumulation stays linear however long the stream.
+one seen (it arrives once, on the final chunk). Text is kept in blocks of parts and joined
+once in :meth:`snapshot`, so accumulation stays linear and compact however long the stream.
 """
 
 from __future__ import annotations
@@ -35,6 +35,27 @@ from .types import (
 )
 
 __all__ = ["ChatCompletionAccumulator"]
+
+
+class _Text:
+    """Append-only text kept as joined blocks of 4096 parts: a long answer costs its text,
+    not a pointer and a small string per token (a 1,000,000-chunk stream would otherwise
+    hold ~8 MB of list slots alone). Joining each block once keeps it linear. The hot path
+    appends to ``parts`` directly and calls :meth:`spill` when a block is full."""
+
+    __slots__ = ("_blocks", "parts")
+    BLOCK = 4096
+
+    def __init__(self) -> None:
+        self._blocks: list[str] = []
+        self.parts: list[str] = []
+
+    def spill(self) -> None:
+        self._blocks.append("".join(self.parts))
+        self.parts.clear()
+
+    def text(self) -> str:
+        return "".join(self._blocks) + "".join(self.parts)
 
 
 class _ToolState:
@@ -71,8 +92,8 @@ class ChatCompletionAccumulator:
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
         self.malformed_frames = 0
-        self._content: list[str] = []
-        self._reasoning: list[str] = []
+        self._content = _Text()
+        self._reasoning = _Text()
         self._tools: list[_ToolState] = []
         self._keys: dict[object, int] = {}
         self._markers = MarkerFilter() if strip_markers else None
@@ -89,9 +110,15 @@ class ChatCompletionAccumulator:
             if self._markers is not None:
                 self._strip(delta, final=choice.finish_reason is not None)
             if delta.reasoning_content:
-                self._reasoning.append(delta.reasoning_content)
+                parts = self._reasoning.parts
+                parts.append(delta.reasoning_content)
+                if len(parts) >= _Text.BLOCK:
+                    self._reasoning.spill()
             if delta.content:
-                self._content.append(delta.content)
+                parts = self._content.parts
+                parts.append(delta.content)
+                if len(parts) >= _Text.BLOCK:
+                    self._content.spill()
             if delta.tool_calls:
                 delta.tool_calls = self._merge_tools(delta.tool_calls)
             if choice.finish_reason is not None and self.finish_reason is None:
@@ -178,8 +205,8 @@ class ChatCompletionAccumulator:
         ]
         message = ChatCompletionMessage(
             role="assistant",
-            content="".join(self._content),
-            reasoning_content="".join(self._reasoning) or None,
+            content=self._content.text(),
+            reasoning_content=self._reasoning.text() or None,
             tool_calls=tool_calls or None,
         )
         return ChatCompletion(

@@ -73,26 +73,49 @@ class SSEDecoder:
         self._retry: int | None = None
         self._max_line = max_line_bytes
 
+    def data_payloads(self, chunk: bytes) -> list[bytes] | None:
+        """The payloads of the events ``chunk`` completes when every one of them is a single
+        ``data: ...`` line, else None (then use :meth:`feed`, which gives the same result).
+
+        This is the common case, and the per-token hot path: GLM sends nothing but one-line
+        data events separated by blank lines, and a network read holds one of them (paced
+        tokens) or many with a partial one at the end (bursts). Then the line machinery can
+        be skipped: split on blank lines, check each event is one ``data: `` line, and keep
+        an unterminated tail as the pending line, exactly as :meth:`feed` would.
+        """
+        if self._data or self._event or self._cr_pending or b"\r" in chunk:
+            return None
+        if not self._buf and chunk[-2:] == b"\n\n" and chunk.count(b"\n") == 2:
+            # One whole event per read (paced tokens): the cheapest check.
+            return [chunk[6:-2]] if chunk[:6] == b"data: " else None
+        buf = self._buf + chunk if self._buf else chunk
+        end = buf.rfind(b"\n\n")
+        if end < 0:
+            return None
+        tail = buf[end + 2 :]
+        if b"\n" in tail or buf[:1] == b"\n":
+            return None
+        events = buf[:end].split(b"\n\n")
+        payloads = []
+        for event in events:
+            if event[:6] != b"data: " or b"\n" in event:
+                return None
+            payloads.append(event[6:])
+        if len(tail) > self._max_line:
+            return None  # let feed() raise its clear error
+        self._buf = tail
+        return payloads
+
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Decode ``chunk``; return the events it completed (often none or one)."""
+        payloads = self.data_payloads(chunk)
+        if payloads is not None:
+            last_id, retry = self._last_id, self._retry
+            return [SSEEvent(p, "message", last_id, retry) for p in payloads]
         if self._cr_pending:
             self._cr_pending = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        elif (
-            # Fast path for the common case: httpx hands over one HTTP chunk at a time and
-            # GLM sends one whole ``data: {...}\n\n`` event per HTTP chunk. Nothing pending,
-            # exactly two LFs (both at the end) and no CR: the general path would return the
-            # same single event, line splitting and all.
-            not self._buf
-            and not self._data
-            and not self._event
-            and chunk.startswith(b"data: ")
-            and chunk.endswith(b"\n\n")
-            and chunk.count(b"\n") == 2
-            and b"\r" not in chunk
-        ):
-            return [SSEEvent(chunk[6:-2], "message", self._last_id, self._retry)]
         buf = self._buf + chunk if self._buf else chunk
         if b"\r" in buf:
             # A trailing CR already ends its line; remember it so a LF opening the next

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Sequence
 from types import TracebackType
 from typing import Literal
 
@@ -60,6 +60,9 @@ __all__ = ["AsyncStream", "ChunkParser", "OnMalformed", "Stream"]
 logger = logging.getLogger("zhipu_flash")
 
 OnMalformed = Literal["skip", "raise"]
+#: What :meth:`ChunkParser.split` returns per event: the payload of a plain data event, or the
+#: event itself when it is named (``event: error``).
+Frame = bytes | SSEEvent
 _DONE = b"[DONE]"
 _TRUNCATED_FINISHES = frozenset({"sensitive", "model_context_window_exceeded"})
 _LOG_EXCERPT = 500
@@ -87,16 +90,44 @@ class ChunkParser:
 
     def feed(self, data: bytes) -> list[ChatCompletionChunk]:
         """Parse network bytes; return the chunks they completed."""
+        out: list[ChatCompletionChunk] = []
+        for frame in self.split(data):
+            self.parse(frame, out)
+        return out
+
+    def split(self, data: bytes) -> Sequence[Frame]:
+        """The frames ``data`` completes, not yet parsed: payload bytes, or an
+        :class:`SSEEvent` for a non-message event. Splitting first and parsing one frame at a
+        time (:meth:`parse`) lets a stream hand each chunk out before the next exists, so a
+        burst of hundreds of events in one read never holds hundreds of parsed chunks (whose
+        garbage-collector traversals cost more than their parsing)."""
+        payloads = self._decoder.data_payloads(data)
+        if payloads is not None:  # the per-token hot path: whole one-line data events
+            return payloads
         try:
             events = self._decoder.feed(data)
         except StreamDecodeError as exc:
             exc.partial = self.snapshot()
             raise
-        return self._events(events) if events else []
+        return [e.data if e.event == "message" else e for e in events]
+
+    def parse(self, frame: Frame, out: list[ChatCompletionChunk]) -> None:
+        """Parse one frame from :meth:`split` into ``out`` (usually one chunk, none for
+        ``[DONE]`` or a skipped malformed frame); raises for an error frame. Frames after
+        ``[DONE]`` are ignored."""
+        if self.done:
+            return
+        if isinstance(frame, SSEEvent):  # a named event such as "error"
+            if frame.event == "error" and frame.data != _DONE:
+                self._raise_error_frame(frame.data)
+            frame = frame.data
+        self._frame(frame, out)
 
     def end(self) -> list[ChatCompletionChunk]:
         """The body ended: parse what is left and decide whether the stream was complete."""
-        chunks = [] if self.done else self._events(self._decoder.flush())
+        chunks: list[ChatCompletionChunk] = []
+        for event in [] if self.done else self._decoder.flush():
+            self.parse(event.data if event.event == "message" else event, chunks)
         acc = self.acc
         if not self.done:
             if acc.finish_reason is None:
@@ -121,30 +152,29 @@ class ChunkParser:
     def snapshot(self) -> ChatCompletion:
         return self.acc.snapshot()
 
-    def _events(self, events: list[SSEEvent]) -> list[ChatCompletionChunk]:
-        out: list[ChatCompletionChunk] = []
-        for event in events:
-            if self.done:
-                break
-            data = event.data
-            if data == _DONE:
-                self.done = True
-                break
-            if event.event == "error":
-                self._raise_error_frame(data)
-            try:
-                chunk = _validate_chunk(data)
-            except ValidationError:
-                out.extend(self._recover(data))
-                continue
-            self._take(chunk, out)
-        return out
+    def _frame(self, data: bytes, out: list[ChatCompletionChunk]) -> None:
+        """One event's payload: ``[DONE]``, a chunk, an error frame, or a malformed frame."""
+        if data == _DONE:
+            self.done = True
+            return
+        try:
+            chunk = _validate_chunk(data)
+        except ValidationError:
+            out.extend(self._recover(data))
+            return
+        if chunk.error is not None:
+            self._raise_chunk_error(chunk)
+        self.acc.add(chunk)
+        out.append(chunk)
 
     def _take(self, chunk: ChatCompletionChunk, out: list[ChatCompletionChunk]) -> None:
         if chunk.error is not None:
-            raise error_from_body({"error": chunk.error}, status_code=None, partial=self.snapshot())
+            self._raise_chunk_error(chunk)
         self.acc.add(chunk)
         out.append(chunk)
+
+    def _raise_chunk_error(self, chunk: ChatCompletionChunk) -> None:
+        raise error_from_body({"error": chunk.error}, status_code=None, partial=self.snapshot())
 
     def _raise_error_frame(self, data: bytes) -> None:
         try:
@@ -247,6 +277,14 @@ def _json_body_as_chunks(parser: ChunkParser, content: bytes) -> list[ChatComple
     return [chunk]
 
 
+def _undecoded(response: httpx.Response) -> bool:
+    # With no content-encoding the raw bytes are the body: reading them directly skips
+    # httpx's decoder and re-chunking layers, which run once per network read. A response
+    # built from bytes (transports in tests, replays) is already read: only iter_bytes serves it.
+    encoding = response.headers.get("content-encoding", "identity").lower()
+    return encoding in ("", "identity") and not response.is_stream_consumed
+
+
 def _is_json(response: httpx.Response) -> bool:
     content_type: str = response.headers.get("content-type", "")
     return content_type.startswith("application/json")
@@ -293,10 +331,16 @@ class Stream:
                 if _is_json(response):
                     yield from _json_body_as_chunks(parser, response.read())
                     return
-                for data in response.iter_bytes():
-                    chunks = parser.feed(data)
-                    if chunks:
-                        yield from chunks
+                body = response.iter_raw() if _undecoded(response) else response.iter_bytes()
+                out: list[ChatCompletionChunk] = []
+                for data in body:
+                    for frame in parser.split(data):
+                        parser.parse(frame, out)
+                        if out:  # hand each chunk out before parsing the next
+                            yield from out
+                            out.clear()
+                        if parser.done:
+                            break
                     if parser.done:
                         break
             except httpx.TransportError as exc:
@@ -361,9 +405,16 @@ class AsyncStream:
                     for chunk in _json_body_as_chunks(parser, await response.aread()):
                         yield chunk
                     return
-                async for data in response.aiter_bytes():
-                    for chunk in parser.feed(data):
-                        yield chunk
+                abody = response.aiter_raw() if _undecoded(response) else response.aiter_bytes()
+                out: list[ChatCompletionChunk] = []
+                async for data in abody:
+                    for frame in parser.split(data):
+                        parser.parse(frame, out)
+                        for chunk in out:  # hand each chunk out before parsing the next
+                            yield chunk
+                        out.clear()
+                        if parser.done:
+                            break
                     if parser.done:
                         break
             except httpx.TransportError as exc:

@@ -501,3 +501,23 @@ def test_partial_completion_is_available_while_streaming() -> None:
         next(s)
         assert s.completion.content == "a"
         assert s.get_final_completion().content == "ab"
+
+
+def test_long_streams_accumulate_exactly_across_text_blocks() -> None:
+    # More parts than one internal block (4096) of content and of reasoning.
+    parser = zf.ChunkParser()
+    expect_text, expect_reasoning = [], []
+    for i in range(9000):
+        token = f"{i}，"
+        if i % 3:
+            expect_text.append(token)
+            parser.feed(chunk(token))
+        else:
+            expect_reasoning.append(token)
+            parser.feed(chunk(reasoning=token))
+    parser.feed(chunk("", finish="stop"))
+    parser.feed(DONE)
+    parser.end()
+    final = parser.snapshot()
+    assert final.content == "".join(expect_text)
+    assert final.reasoning_content == "".join(expect_reasoning)
