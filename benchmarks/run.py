@@ -503,8 +503,9 @@ def write_report(
         lines += [
             "## Where the adapters' time goes (us/chunk, big response)",
             "",
-            "The do-nothing models stream the same number of pre-made chunks through each "
-            "framework, so `core + framework` is the least an adapter can cost.",
+            "The do-nothing models stream the same number of chunks through each framework, "
+            "building the framework's own message objects per chunk from plain values (any "
+            "model must), so `core + framework` is the least an adapter can cost.",
             "",
             *fw,
             "",

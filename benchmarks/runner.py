@@ -343,22 +343,33 @@ def _chatzhipuai_setup(base: str, conc: int, ns: list[int]) -> Any:
     return ChatZhipuAI(model=_data.MODEL, api_key=KEY, api_base=base + "/chat/completions")
 
 
-def _premade_lc(ns: list[int]) -> dict[int, Any]:
+def _null_specs_lc(ns: list[int]) -> dict[int, Any]:
+    """Per stream, the (reasoning, text, last) of each chunk as plain values: the null model
+    builds the LangChain objects while streaming, because any chat model must pay for them."""
+
+    def make(n: int) -> list[tuple[str, str, bool]]:
+        reasoning, content = _data.split(n)
+        rt, ct = _data.REASONING_TOKENS, _data.CONTENT_TOKENS
+        out = [(rt[i % len(rt)], "", False) for i in range(reasoning)]
+        out += [("", ct[i % len(ct)], False) for i in range(content)]
+        out.append(("", "", True))
+        return out
+
+    return dict.fromkeys(ns, make)
+
+
+def _lc_chunk(spec: tuple[str, str, bool]) -> Any:
     from langchain_core.messages import AIMessageChunk
     from langchain_core.outputs import ChatGenerationChunk
 
-    def make(n: int) -> list[Any]:
-        reasoning, content = _data.split(n)
-        rt, ct = _data.REASONING_TOKENS, _data.CONTENT_TOKENS
-        out = [
-            AIMessageChunk(content="", additional_kwargs={"reasoning_content": rt[i % len(rt)]})
-            for i in range(reasoning)
-        ]
-        out += [AIMessageChunk(content=ct[i % len(ct)]) for i in range(content)]
-        out.append(AIMessageChunk(content="", chunk_position="last"))
-        return [ChatGenerationChunk(message=m) for m in out]
-
-    return dict.fromkeys(ns, make)
+    reasoning, text, last = spec
+    if reasoning:
+        message = AIMessageChunk(content="", additional_kwargs={"reasoning_content": reasoning})
+    elif last:
+        message = AIMessageChunk(content="", chunk_position="last")
+    else:
+        message = AIMessageChunk(content=text)
+    return ChatGenerationChunk(message=message)
 
 
 def _nulllc_setup(base: str, conc: int, ns: list[int]) -> Any:
@@ -368,10 +379,11 @@ def _nulllc_setup(base: str, conc: int, ns: list[int]) -> Any:
     from langchain_core.outputs import ChatGenerationChunk, ChatResult
     from pydantic import Field
 
-    makers = _premade_lc(ns)
+    makers = _null_specs_lc(ns)
 
     class NullChatModel(BaseChatModel):
-        """Streams pre-made chunks: what LangChain itself costs per chunk."""
+        """Streams chunks it builds from plain values: what LangChain itself costs per chunk,
+        message objects included (every chat model must build them)."""
 
         # Not part of the model's repr or serialisation (LangChain and LlamaIndex render
         # the model at the start of every run).
@@ -386,21 +398,20 @@ def _nulllc_setup(base: str, conc: int, ns: list[int]) -> Any:
             raise NotImplementedError
 
         def _stream(self, messages: Any, stop: Any = None, **kw: Any) -> Iterator[Any]:
-            chunks: list[ChatGenerationChunk] = self.queue.pop(0)
-            yield from chunks
+            for spec in self.queue.pop(0):
+                yield _lc_chunk(spec)
 
         async def _astream(
             self, messages: Any, stop: Any = None, **kw: Any
         ) -> AsyncIterator[ChatGenerationChunk]:
-            chunks: list[ChatGenerationChunk] = self.queue.pop(0)
-            for chunk in chunks:
-                yield chunk
+            for spec in self.queue.pop(0):
+                yield _lc_chunk(spec)
 
     return NullChatModel(makers=makers)
 
 
 def _null_prepare(model: Any, n: int, times: int) -> None:
-    """Pre-make the chunks of the next ``times`` streams (outside the timed loop)."""
+    """Prepare the plain chunk values of the next ``times`` streams (outside the timed loop)."""
     make = model.makers[n]
     model.queue.extend(make(n) for _ in range(times))
 
@@ -486,28 +497,27 @@ def _nullli_setup(base: str, conc: int, ns: list[int]) -> Any:
     from llama_index.core.llms.llm import LLM
     from pydantic import Field
 
-    def make(n: int) -> list[Any]:
-        # Delta-only messages: the framework's own cost, without any cumulative message
-        # (pre-making n cumulative messages would itself be quadratic in memory).
+    def make(n: int) -> list[tuple[str, str]]:
+        # (thinking delta, text delta) per chunk as plain values; the LLM builds delta-only
+        # responses while streaming (pre-making n cumulative messages would be quadratic).
         reasoning, content = _data.split(n)
         rt, ct = _data.REASONING_TOKENS, _data.CONTENT_TOKENS
-        out = [
-            ChatResponse(
-                message=ChatMessage(role="assistant", content=""),
-                delta="",
-                additional_kwargs={"thinking_delta": rt[i % len(rt)]},
-            )
-            for i in range(reasoning)
-        ]
-        out += [
-            ChatResponse(message=ChatMessage(role="assistant", content=t), delta=t)
-            for t in (ct[i % len(ct)] for i in range(content))
-        ]
-        out.append(ChatResponse(message=ChatMessage(role="assistant", content=""), delta=""))
+        out = [(rt[i % len(rt)], "") for i in range(reasoning)]
+        out += [("", ct[i % len(ct)]) for i in range(content)]
+        out.append(("", ""))
         return out
 
+    def response(spec: tuple[str, str]) -> ChatResponse:
+        thinking, text = spec
+        return ChatResponse(
+            message=ChatMessage(role="assistant", content=text),
+            delta=text,
+            additional_kwargs={"thinking_delta": thinking} if thinking else {},
+        )
+
     class NullLLM(LLM):
-        """Streams pre-made responses: what LlamaIndex itself costs per chunk."""
+        """Streams responses it builds from plain values: what LlamaIndex itself costs per
+        chunk, response objects included (every LLM must build them)."""
 
         # Not part of the model's repr or serialisation (LangChain and LlamaIndex render
         # the model at the start of every run).
@@ -524,10 +534,11 @@ def _nullli_setup(base: str, conc: int, ns: list[int]) -> Any:
 
         @llm_chat_callback()
         def stream_chat(self, messages: Sequence[ChatMessage], **kw: Any) -> ChatResponseGen:
-            responses = self.queue.pop(0)
+            specs = self.queue.pop(0)
 
             def gen() -> ChatResponseGen:
-                yield from responses
+                for spec in specs:
+                    yield response(spec)
 
             return gen()
 
@@ -539,11 +550,11 @@ def _nullli_setup(base: str, conc: int, ns: list[int]) -> Any:
         async def astream_chat(
             self, messages: Sequence[ChatMessage], **kw: Any
         ) -> ChatResponseAsyncGen:
-            responses = self.queue.pop(0)
+            specs = self.queue.pop(0)
 
             async def gen() -> ChatResponseAsyncGen:
-                for r in responses:
-                    yield r
+                for spec in specs:
+                    yield response(spec)
 
             return gen()
 

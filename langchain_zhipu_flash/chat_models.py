@@ -25,7 +25,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_serializer
 
 import zhipu_flash as zf
 
@@ -253,6 +253,13 @@ class ChatZhipuFlash(BaseChatModel):
     """An ``httpx.AsyncClient`` to use for async calls."""
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    @field_serializer("timeout")
+    def _serialize_timeout(self, timeout: float | httpx.Timeout | None) -> Any:
+        # An httpx.Timeout has no JSON form of its own; its four numbers are the setting.
+        if isinstance(timeout, httpx.Timeout):
+            return timeout.as_dict()
+        return timeout
 
     _client: zf.ZhipuClient | None = PrivateAttr(default=None)
     _async_client: zf.AsyncZhipuClient | None = PrivateAttr(default=None)

@@ -62,10 +62,22 @@ class SSEEvent:
 class SSEDecoder:
     """Incremental SSE decoder: ``feed(bytes) -> list[SSEEvent]``, then ``flush()``."""
 
-    __slots__ = ("_buf", "_cr_pending", "_data", "_event", "_last_id", "_max_line", "_retry")
+    __slots__ = (
+        "_cr_pending",
+        "_data",
+        "_event",
+        "_last_id",
+        "_max_line",
+        "_partial",
+        "_partial_len",
+        "_retry",
+    )
 
     def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
-        self._buf = b""
+        # The unterminated last line, as the pieces it arrived in: joining on every read would
+        # make a long line (a big tool call, or garbage) cost quadratic time.
+        self._partial: list[bytes] = []
+        self._partial_len = 0
         self._cr_pending = False  # the previous chunk ended in CR: a leading LF is its pair
         self._data: list[bytes] = []
         self._event = ""
@@ -85,10 +97,10 @@ class SSEDecoder:
         """
         if self._data or self._event or self._cr_pending or b"\r" in chunk:
             return None
-        if not self._buf and chunk[-2:] == b"\n\n" and chunk.count(b"\n") == 2:
+        if not self._partial and chunk[-2:] == b"\n\n" and chunk.count(b"\n") == 2:
             # One whole event per read (paced tokens): the cheapest check.
             return [chunk[6:-2]] if chunk[:6] == b"data: " else None
-        buf = self._buf + chunk if self._buf else chunk
+        buf = b"".join(self._partial) + chunk if self._partial else chunk
         end = buf.rfind(b"\n\n")
         if end < 0:
             return None
@@ -103,7 +115,7 @@ class SSEDecoder:
             payloads.append(event[6:])
         if len(tail) > self._max_line:
             return None  # let feed() raise its clear error
-        self._buf = tail
+        self._keep(tail)
         return payloads
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
@@ -116,31 +128,45 @@ class SSEDecoder:
             self._cr_pending = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        buf = self._buf + chunk if self._buf else chunk
+        if b"\n" not in chunk and b"\r" not in chunk:
+            # No line ends in this piece: park it until one does.
+            self._partial.append(chunk)
+            self._partial_len += len(chunk)
+            self._check_line(self._partial_len)
+            return []
+        buf = b"".join(self._partial) + chunk if self._partial else chunk
         if b"\r" in buf:
             # A trailing CR already ends its line; remember it so a LF opening the next
             # chunk is not taken for an empty line (which would dispatch an event early).
             self._cr_pending = buf.endswith(b"\r")
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = buf.split(b"\n")
-        self._buf = rest = lines.pop()
-        if len(rest) > self._max_line:
-            self._buf = b""
-            raise StreamDecodeError(
-                f"An SSE line grew past {self._max_line} bytes without ending; the stream is "
-                "not valid SSE. Raise max_line_bytes if such lines are expected."
-            )
+        rest = lines.pop()
+        self._keep(rest)
+        self._check_line(len(rest))
         if not lines:
             return []
         return self._process(lines)
 
     def flush(self) -> list[SSEEvent]:
         """End of stream: dispatch what is pending, including a last unterminated line."""
-        lines = [self._buf] if self._buf else []
-        self._buf = b""
+        lines = [b"".join(self._partial)] if self._partial else []
+        self._keep(b"")
         self._cr_pending = False
         lines.append(b"")
         return self._process(lines)
+
+    def _keep(self, rest: bytes) -> None:
+        self._partial = [rest] if rest else []
+        self._partial_len = len(rest)
+
+    def _check_line(self, length: int) -> None:
+        if length > self._max_line:
+            self._keep(b"")
+            raise StreamDecodeError(
+                f"An SSE line grew past {self._max_line} bytes without ending; the stream is "
+                "not valid SSE. Raise max_line_bytes if such lines are expected."
+            )
 
     def _process(self, lines: list[bytes]) -> list[SSEEvent]:
         events: list[SSEEvent] = []

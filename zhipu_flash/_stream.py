@@ -121,7 +121,18 @@ class ChunkParser:
             if frame.event == "error" and frame.data != _DONE:
                 self._raise_error_frame(frame.data)
             frame = frame.data
-        self._frame(frame, out)
+        if frame == _DONE:
+            self.done = True
+            return
+        try:
+            chunk = _validate_chunk(frame)
+        except ValidationError:
+            out.extend(self._recover(frame))
+            return
+        if chunk.error is not None:
+            self._raise_chunk_error(chunk)
+        self.acc.add(chunk)
+        out.append(chunk)
 
     def end(self) -> list[ChatCompletionChunk]:
         """The body ended: parse what is left and decide whether the stream was complete."""
@@ -151,21 +162,6 @@ class ChunkParser:
 
     def snapshot(self) -> ChatCompletion:
         return self.acc.snapshot()
-
-    def _frame(self, data: bytes, out: list[ChatCompletionChunk]) -> None:
-        """One event's payload: ``[DONE]``, a chunk, an error frame, or a malformed frame."""
-        if data == _DONE:
-            self.done = True
-            return
-        try:
-            chunk = _validate_chunk(data)
-        except ValidationError:
-            out.extend(self._recover(data))
-            return
-        if chunk.error is not None:
-            self._raise_chunk_error(chunk)
-        self.acc.add(chunk)
-        out.append(chunk)
 
     def _take(self, chunk: ChatCompletionChunk, out: list[ChatCompletionChunk]) -> None:
         if chunk.error is not None:

@@ -307,10 +307,10 @@ async def test_li_astream_chat_aclose_closes_the_connection(server: FaultServer)
 
 
 def test_adapters_carry_the_key_only_as_a_secret(server: FaultServer) -> None:
-    """repr, str, model_dump, JSON and LangChain serialisation of both models hide the key.
-    (A float timeout: ``ChatZhipuFlash.model_dump_json()`` cannot serialise an
-    ``httpx.Timeout`` at the time of writing; reported, not a secrets matter.)"""
-    lc = ChatZhipuFlash(model=MODEL, api_key=API_KEY, base_url=server.url("k"), timeout=1.0)
+    """repr, str, model_dump, JSON and LangChain serialisation of both models hide the key."""
+    lc = ChatZhipuFlash(
+        model=MODEL, api_key=API_KEY, base_url=server.url("k"), timeout=httpx.Timeout(1.0)
+    )
     li = _li(server.url("k"), None, None)
     texts: list[Any] = [
         repr(lc),

@@ -1054,3 +1054,10 @@ def test_structured_output_on_vision_model_uses_prompt_only() -> None:
     )
     assert "response_format" not in recorder.body
     assert '"punchline"' in recorder.body["messages"][0]["content"]
+
+
+def test_an_httpx_timeout_serialises_without_the_key() -> None:
+    model = ChatZhipuFlash(api_key="sk.secret-value", timeout=httpx.Timeout(5.0, connect=2.0))
+    dumped = json.loads(model.model_dump_json())
+    assert dumped["timeout"] == {"connect": 2.0, "read": 5.0, "write": 5.0, "pool": 5.0}
+    assert "secret-value" not in model.model_dump_json()

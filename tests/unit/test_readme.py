@@ -15,9 +15,11 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding=
 SNIPPETS = re.findall(r"```python\n(.*?)```", README, re.S)
 
 
-def test_readme_has_the_three_quickstarts() -> None:
-    assert len(SNIPPETS) == 3
-    assert all(len(s.strip().splitlines()) <= 16 for s in SNIPPETS)
+def test_readme_has_the_quickstarts_and_the_replay_example() -> None:
+    assert len(SNIPPETS) == 4
+    quickstarts, replay = SNIPPETS[:3], SNIPPETS[3]
+    assert all(len(s.strip().splitlines()) <= 15 for s in quickstarts)
+    assert len(replay.strip().splitlines()) <= 12
 
 
 @pytest.mark.parametrize("index", range(len(SNIPPETS)))

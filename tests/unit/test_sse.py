@@ -141,3 +141,23 @@ def test_event_text_and_repr() -> None:
     assert "SSEEvent" in repr(event)
     assert event != "é"
     assert len({event, SSEEvent("é".encode())}) == 1
+
+
+def test_a_long_line_in_many_pieces_is_linear_and_exact() -> None:
+    # 4 MiB in 4 KiB pieces: joining on every read would copy ~2 GiB; parking the pieces
+    # copies the line once. The result must be the same line.
+    decoder = SSEDecoder()
+    payload = b"x" * (4 * 1024 * 1024)
+    data = b"data: " + payload + b"\n\n"
+    events: list[SSEEvent] = []
+    for i in range(0, len(data), 4096):
+        events.extend(decoder.feed(data[i : i + 4096]))
+    assert events == [SSEEvent(payload)]
+
+
+def test_line_bound_applies_to_parked_pieces() -> None:
+    decoder = SSEDecoder(max_line_bytes=100)
+    for _ in range(5):
+        decoder.feed(b"y" * 20)
+    with pytest.raises(StreamDecodeError, match="100 bytes"):
+        decoder.feed(b"y" * 20)
