@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,20 @@ def test_readme_extras_exist() -> None:
     pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8")
     for extra in re.findall(r"pip install -e '\.\[([a-z-]+)\]'", README):
         assert re.search(rf"^{re.escape(extra)} = \[", pyproject, re.M), extra
+
+
+def test_the_re_record_command_line_is_accepted() -> None:
+    # The live run needs a key; everything else in the command (the options, the path form)
+    # is checked here on a module whose selected test uses no cassette.
+    line = next(x for x in README.splitlines() if "--record-mode=rewrite" in x)
+    argv = line.split("python -m pytest", 1)[1].split()
+    argv = [a if a != "tests/<module>.py" else "tests/unit/test_core_cassettes.py" for a in argv]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", *argv, "-q", "-k", "credential", "-p", "no:randomly"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "1 passed" in result.stdout
