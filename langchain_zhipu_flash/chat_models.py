@@ -218,10 +218,10 @@ class ChatZhipuFlash(BaseChatModel):
     model_name: str = Field(default="glm-4.7-flash", alias="model")
     """The GLM model to call."""
     api_key: SecretStr | None = Field(
-        default_factory=secret_from_env(["ZHIPUAI_API_KEY", "ZAI_API_KEY"], default=None)
+        default_factory=secret_from_env(list(zf.API_KEY_ENV_VARS), default=None)
     )
     """Zhipu API key; read from ``ZHIPUAI_API_KEY`` then ``ZAI_API_KEY`` when not given."""
-    base_url: str | None = Field(default_factory=from_env("ZHIPUAI_BASE_URL", default=None))
+    base_url: str | None = Field(default_factory=from_env(zf.BASE_URL_ENV_VAR, default=None))
     """API base URL ending in ``/api/paas/v4``; ``ZHIPUAI_BASE_URL`` when not given."""
     temperature: float | None = None
     """Sampling temperature in [0, 1]; None keeps the model's own default."""

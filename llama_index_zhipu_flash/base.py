@@ -28,7 +28,14 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
-from zhipu_flash import AsyncZhipuClient, ZhipuClient, get_model_info, shared_http_client
+from zhipu_flash import (
+    BASE_URL_ENV_VAR,
+    AsyncZhipuClient,
+    ZhipuClient,
+    api_key_from_env,
+    get_model_info,
+    shared_http_client,
+)
 
 from .utils import (
     ChatResponseBuilder,
@@ -45,16 +52,6 @@ __all__ = ["DEFAULT_MODEL", "ZhipuFlash"]
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "glm-4.7-flash"
-_KEY_ENV_VARS = ("ZHIPUAI_API_KEY", "ZAI_API_KEY")
-_BASE_URL_ENV_VAR = "ZHIPUAI_BASE_URL"
-
-
-def _key_from_env() -> str | None:
-    for name in _KEY_ENV_VARS:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
 
 
 class ZhipuFlash(FunctionCallingLLM):
@@ -186,11 +183,11 @@ class ZhipuFlash(FunctionCallingLLM):
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
-        key = api_key if api_key is not None else _key_from_env()
+        key = api_key if api_key is not None else api_key_from_env()
         super().__init__(
             model=model,
             api_key=key,
-            base_url=base_url or os.environ.get(_BASE_URL_ENV_VAR) or None,
+            base_url=base_url or os.environ.get(BASE_URL_ENV_VAR) or None,
             temperature=temperature,
             top_p=top_p,
             max_tokens=max_tokens,

@@ -11,7 +11,14 @@ __version__ = "0.1.0"
 
 from ._accumulate import ChatCompletionAccumulator
 from ._client import AsyncStreamManager, AsyncZhipuClient, StreamManager, ZhipuClient
-from ._constants import API_KEY_ENV_VARS, BIGMODEL_BASE_URL, DEFAULT_BASE_URL, ZAI_BASE_URL
+from ._constants import (
+    API_KEY_ENV_VARS,
+    BASE_URL_ENV_VAR,
+    BIGMODEL_BASE_URL,
+    DEFAULT_BASE_URL,
+    ZAI_BASE_URL,
+    api_key_from_env,
+)
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -51,6 +58,7 @@ from .types import (
 
 __all__ = [
     "API_KEY_ENV_VARS",
+    "BASE_URL_ENV_VAR",
     "BIGMODEL_BASE_URL",
     "DEFAULT_BASE_URL",
     "FLASH_MODELS",
@@ -93,6 +101,7 @@ __all__ = [
     "ZhipuClient",
     "ZhipuError",
     "__version__",
+    "api_key_from_env",
     "build_chat_request",
     "error_from_body",
     "get_model_info",

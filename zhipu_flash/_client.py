@@ -19,13 +19,12 @@ import httpx
 
 from . import __version__
 from ._constants import (
-    API_KEY_ENV_VARS,
     BASE_URL_ENV_VAR,
     CHAT_COMPLETIONS_PATH,
     DEFAULT_BASE_URL,
     DEFAULT_LIMITS,
-    DEFAULT_MAX_LINE_BYTES,
     DEFAULT_MAX_RETRIES,
+    api_key_from_env,
 )
 from ._exceptions import (
     APIConnectionError,
@@ -102,13 +101,7 @@ class _BaseClient:
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{state}>)"
 
     def _key_or_none(self) -> str | None:
-        if self._api_key:
-            return self._api_key
-        for name in API_KEY_ENV_VARS:
-            value = os.environ.get(name)
-            if value:
-                return value
-        return None
+        return self._api_key or api_key_from_env()
 
     def _headers(self, stream: bool) -> dict[str, str]:
         key = self._key_or_none()
@@ -168,7 +161,6 @@ class _BaseClient:
         return ChunkParser(
             strip_markers=strip_markers and get_model_info(model).markers,
             on_malformed=on_malformed,
-            max_line_bytes=DEFAULT_MAX_LINE_BYTES,
         )
 
     def _completion(self, response: httpx.Response, model: str, strip: bool) -> ChatCompletion:

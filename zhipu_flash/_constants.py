@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import httpx
 
 #: The China platform (open.bigmodel.cn). The official ``ZhipuAiClient`` defaults here.
@@ -16,6 +18,17 @@ API_KEY_ENV_VARS = ("ZHIPUAI_API_KEY", "ZAI_API_KEY")
 #: Must end in ``/api/paas/v4``. ``ZHIPUAI_API_BASE`` (langchain-community) holds a full
 #: ``/chat/completions`` URL instead, so it is deliberately not read.
 BASE_URL_ENV_VAR = "ZHIPUAI_BASE_URL"
+
+
+def api_key_from_env() -> str | None:
+    """The first non-empty key among :data:`API_KEY_ENV_VARS`, or None. Every layer (clients,
+    adapters, CLI, replay) resolves the key through this one function."""
+    for name in API_KEY_ENV_VARS:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
 
 CHAT_COMPLETIONS_PATH = "/chat/completions"
 

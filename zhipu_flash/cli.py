@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 from . import (
-    API_KEY_ENV_VARS,
     FLASH_MODELS,
     MODELS,
     APIConnectionError,
@@ -32,6 +31,7 @@ from . import (
     RateLimitError,
     ZhipuClient,
     ZhipuError,
+    api_key_from_env,
     get_model_info,
     image_part,
 )
@@ -55,7 +55,7 @@ class _Style:
 
 
 def _has_key() -> bool:
-    return any(os.environ.get(name) for name in API_KEY_ENV_VARS)
+    return api_key_from_env() is not None
 
 
 def _replay(args: argparse.Namespace) -> Replay | None:

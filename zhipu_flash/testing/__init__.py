@@ -50,6 +50,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from zhipu_flash._client import AsyncZhipuClient, ZhipuClient
+from zhipu_flash._constants import api_key_from_env
 
 __all__ = [
     "RecordedSession",
@@ -415,7 +416,7 @@ def recorded(path: str | Path, *, mode: str | None = None) -> RecordedSession:
     if mode is None:
         if os.environ.get("ZHIPU_FLASH_RECORD") == "1":
             mode = "record"
-        elif any(os.environ.get(name) for name in ("ZHIPUAI_API_KEY", "ZAI_API_KEY")):
+        elif api_key_from_env() is not None:
             mode = "live"
         else:
             mode = "replay"
