@@ -84,6 +84,21 @@ def test_decoder_any_split_gives_the_same_events(data: st.DataObject) -> None:
 
 
 @FUZZ
+@given(sse_streams())
+def test_decoder_one_event_per_read_gives_the_same_events(
+    case: tuple[bytes, list[zf.SSEEvent]],
+) -> None:
+    """GLM frames every event as its own HTTP chunk, so each read holds exactly one event:
+    the decoder's shortcut for that case must agree with the line machinery, whatever the
+    line endings, comments, event names or multi-line data."""
+    stream, expected = case
+    ending = b"\r\n\r\n" if b"\r\n" in stream else b"\r\r" if b"\r" in stream else b"\n\n"
+    events = [e + ending for e in stream.split(ending)[:-1]]
+    assert b"".join(events) == stream
+    assert _decode(events) == expected
+
+
+@FUZZ
 @given(st.binary(max_size=300), st.data())
 def test_decoder_arbitrary_bytes_only_typed_errors(raw: bytes, data: st.DataObject) -> None:
     pieces = data.draw(_splits(raw))
