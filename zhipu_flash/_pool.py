@@ -12,6 +12,7 @@ loop that opened them, so each async client keeps its own.
 
 from __future__ import annotations
 
+import atexit
 import threading
 
 import httpx
@@ -46,3 +47,14 @@ def shared_http_client(timeout: float | httpx.Timeout | None = None) -> httpx.Cl
         if client is None or client.is_closed:
             client = _clients[key] = httpx.Client(timeout=t, limits=DEFAULT_LIMITS)
         return client
+
+
+@atexit.register
+def _close_shared_clients() -> None:
+    # Streams return their connections to the pool, so a shared client holds idle keep-alive
+    # sockets until the process ends: close them cleanly rather than leave them to the
+    # garbage collector (a ResourceWarning under -X dev or pytest).
+    with _lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()

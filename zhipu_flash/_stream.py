@@ -66,6 +66,8 @@ Frame = bytes | SSEEvent
 _DONE = b"[DONE]"
 _TRUNCATED_FINISHES = frozenset({"sensitive", "model_context_window_exceeded"})
 _LOG_EXCERPT = 500
+#: How many bytes after ``[DONE]`` a stream reads to reach the end of the body (see _drain).
+DRAIN_LIMIT = 64 * 1024
 # The validator itself: ``model_validate_json`` is a Python wrapper around this call, and
 # this runs once per streamed chunk.
 _validate_chunk = ChatCompletionChunk.__pydantic_validator__.validate_json
@@ -286,6 +288,38 @@ def _is_json(response: httpx.Response) -> bool:
     return content_type.startswith("application/json")
 
 
+def _drain(body: Iterator[bytes]) -> None:
+    """After ``[DONE]``, read the rest of the body (normally just the chunked terminator) so
+    httpx returns the connection to the pool and the next call skips a TCP and TLS handshake.
+    Whatever follows ``[DONE]`` is ignored. Past :data:`DRAIN_LIMIT` bytes, or on a transport
+    error, give up: closing the response then discards the connection, as before. A server
+    that holds the response open after ``[DONE]`` without ending it delays the end of the
+    iteration up to the read timeout; GLM ends it at once (as do the official SDKs, which
+    read to the end too)."""
+    left = DRAIN_LIMIT
+    try:
+        for data in body:
+            left -= len(data)
+            if left < 0:
+                logger.debug("more than %d bytes after [DONE]; closing the connection", DRAIN_LIMIT)
+                return
+    except httpx.TransportError as exc:
+        logger.debug("the connection broke after [DONE] (%r); the answer is complete", exc)
+
+
+async def _adrain(body: AsyncIterator[bytes]) -> None:
+    """The asyncio twin of :func:`_drain`."""
+    left = DRAIN_LIMIT
+    try:
+        async for data in body:
+            left -= len(data)
+            if left < 0:
+                logger.debug("more than %d bytes after [DONE]; closing the connection", DRAIN_LIMIT)
+                return
+    except httpx.TransportError as exc:
+        logger.debug("the connection broke after [DONE] (%r); the answer is complete", exc)
+
+
 def _transport_error(exc: httpx.TransportError, parser: ChunkParser) -> ZhipuError:
     partial = parser.snapshot()
     if isinstance(exc, httpx.TimeoutException):
@@ -338,6 +372,7 @@ class Stream:
                         if parser.done:
                             break
                     if parser.done:
+                        _drain(body)
                         break
             except httpx.TransportError as exc:
                 raise _transport_error(exc, parser) from exc
@@ -412,6 +447,7 @@ class AsyncStream:
                         if parser.done:
                             break
                     if parser.done:
+                        await _adrain(abody)
                         break
             except httpx.TransportError as exc:
                 raise _transport_error(exc, parser) from exc

@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import json
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -408,11 +409,10 @@ def test_crlf_comments_and_no_space(server: FaultServer, mode: str) -> None:
 # --- the connection goes back to the pool, or is closed -----------------------------------
 
 
-def test_successive_calls_leave_no_connection_behind(server: FaultServer, mode: str) -> None:
-    """``create`` returns its connection to the pool (one connection serves three calls). A
-    stream stops reading at ``[DONE]`` and closes its response before the chunked terminator
-    arrives, so httpx closes that connection instead of pooling it: nothing leaks, but each
-    stream opens a new connection (see RELIABILITY.md, "Known limits")."""
+def test_successive_calls_reuse_one_connection(server: FaultServer, mode: str) -> None:
+    """A stream reads past ``[DONE]`` to the end of the body, so its connection goes back to
+    the pool like ``create()``'s: three streams share one connection, three creates another
+    (two clients), and closing a client closes its pooled connection."""
     url = server.script("k", ok("stream"))
     url_create = server.script("c", ok("create"))
 
@@ -422,7 +422,7 @@ def test_successive_calls_leave_no_connection_behind(server: FaultServer, mode: 
             for _ in range(3):
                 with client.stream(model=MODEL, messages=USER) as stream:
                     texts.append(stream.get_final_completion().content)
-                assert server.wait_no_connections()  # closed at once, not left half-read
+                assert active(client) == 0  # idle in the pool, not half-read
         with zf.ZhipuClient(api_key=API_KEY, base_url=url_create, timeout=FAST) as client:
             texts += [client.create(model=MODEL, messages=USER).content for _ in range(3)]
             assert active(client) == 0
@@ -434,7 +434,7 @@ def test_successive_calls_leave_no_connection_behind(server: FaultServer, mode: 
             for _ in range(3):
                 async with client.stream(model=MODEL, messages=USER) as stream:
                     texts.append((await stream.get_final_completion()).content)
-                assert await asyncio.to_thread(server.wait_no_connections)
+                assert active(client) == 0
         async with zf.AsyncZhipuClient(api_key=API_KEY, base_url=url_create, timeout=FAST) as c:
             texts += [(await c.create(model=MODEL, messages=USER)).content for _ in range(3)]
             assert active(c) == 0
@@ -443,8 +443,45 @@ def test_successive_calls_leave_no_connection_behind(server: FaultServer, mode: 
     texts = sync() if mode == "sync" else asyncio.run(aio())
     assert texts == ["".join(TEXTS)] * 6
     assert server.count("k") == 3 and server.count("c") == 3
-    assert server.connections_opened == 3 + 1  # one per stream; one for the three creates
-    assert server.wait_no_connections()  # closing the client closed the pooled one
+    assert server.connections_opened == 2  # one per client
+    assert server.wait_no_connections()  # closing the clients closed the pooled ones
+
+
+@pytest.mark.parametrize(
+    ("after_done", "ending"),
+    [
+        # Then a stall: only the limit ends the drain before the read timeout.
+        pytest.param((Write(b": " + b"x" * 70_000 + b"\n\n"), Stall()), "complete", id="past-limit"),
+        pytest.param((), "cut", id="cut-before-the-terminator"),
+    ],
+)
+def test_what_follows_done_never_costs_the_answer(
+    server: FaultServer, mode: str, after_done: tuple[Write | Stall, ...], ending: str
+) -> None:
+    """After ``[DONE]`` the answer is complete: more bytes than the drain reads, or a
+    connection cut before the chunked terminator, only mean the connection is not reused,
+    at once (no wait for the read timeout) and without an error."""
+    steps = (*sse(*text_frames(TEXTS)).steps, *after_done)
+    url = server.script("k", Stream(steps, ending))  # type: ignore[arg-type]
+    started = time.monotonic()
+    out = run(mode, url)
+    assert_success(out)
+    assert FAST.read is not None and time.monotonic() - started < FAST.read
+    assert server.wait_no_connections()  # closed, not pooled
+
+
+def test_a_server_silent_after_done_delays_the_end_by_the_read_timeout(
+    server: FaultServer, mode: str
+) -> None:
+    """The cost of reading to the end: a server that sends ``[DONE]`` and then holds the
+    response open (GLM does not) delays the end of the iteration until the read timeout,
+    and then the answer is still complete, never an error."""
+    url = server.script("k", Stream((*sse(*text_frames(TEXTS)).steps, Stall())))
+    read_timeout = 0.5
+    started = time.monotonic()
+    out = run(mode, url, timeout=httpx.Timeout(read_timeout, connect=1.0, pool=30.0))
+    assert_success(out)
+    assert read_timeout * 0.9 <= time.monotonic() - started < NO_HANG
 
 
 def test_leaving_a_stream_early_closes_its_connection(server: FaultServer, mode: str) -> None:
