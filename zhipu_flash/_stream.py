@@ -94,7 +94,7 @@ class ChunkParser:
         """Parse network bytes; return the chunks they completed."""
         out: list[ChatCompletionChunk] = []
         for frame in self.split(data):
-            self.parse(frame, out)
+            out.extend(self.parse(frame))
         return out
 
     def split(self, data: bytes) -> Sequence[Frame]:
@@ -113,34 +113,33 @@ class ChunkParser:
             raise
         return [e.data if e.event == "message" else e for e in events]
 
-    def parse(self, frame: Frame, out: list[ChatCompletionChunk]) -> None:
-        """Parse one frame from :meth:`split` into ``out`` (usually one chunk, none for
-        ``[DONE]`` or a skipped malformed frame); raises for an error frame. Frames after
-        ``[DONE]`` are ignored."""
+    def parse(self, frame: Frame) -> Sequence[ChatCompletionChunk]:
+        """The chunks of one frame from :meth:`split`: usually one, none for ``[DONE]`` or a
+        skipped malformed frame, several only for a recovered frame. Raises for an error
+        frame. Frames after ``[DONE]`` are ignored."""
         if self.done:
-            return
+            return ()
         if isinstance(frame, SSEEvent):  # a named event such as "error"
             if frame.event == "error" and frame.data != _DONE:
                 self._raise_error_frame(frame.data)
             frame = frame.data
         if frame == _DONE:
             self.done = True
-            return
+            return ()
         try:
             chunk = _validate_chunk(frame)
         except ValidationError:
-            out.extend(self._recover(frame))
-            return
+            return self._recover(frame)
         if chunk.error is not None:
             self._raise_chunk_error(chunk)
         self.acc.add(chunk)
-        out.append(chunk)
+        return (chunk,)
 
     def end(self) -> list[ChatCompletionChunk]:
         """The body ended: parse what is left and decide whether the stream was complete."""
         chunks: list[ChatCompletionChunk] = []
         for event in [] if self.done else self._decoder.flush():
-            self.parse(event.data if event.event == "message" else event, chunks)
+            chunks.extend(self.parse(event.data if event.event == "message" else event))
         acc = self.acc
         if not self.done:
             if acc.finish_reason is None:
@@ -362,13 +361,10 @@ class Stream:
                     yield from _json_body_as_chunks(parser, response.read())
                     return
                 body = response.iter_raw() if _undecoded(response) else response.iter_bytes()
-                out: list[ChatCompletionChunk] = []
                 for data in body:
                     for frame in parser.split(data):
-                        parser.parse(frame, out)
-                        if out:  # hand each chunk out before parsing the next
-                            yield from out
-                            out.clear()
+                        # Each chunk is handed out before the next frame is parsed.
+                        yield from parser.parse(frame)
                         if parser.done:
                             break
                     if parser.done:
@@ -437,13 +433,11 @@ class AsyncStream:
                         yield chunk
                     return
                 abody = response.aiter_raw() if _undecoded(response) else response.aiter_bytes()
-                out: list[ChatCompletionChunk] = []
                 async for data in abody:
                     for frame in parser.split(data):
-                        parser.parse(frame, out)
-                        for chunk in out:  # hand each chunk out before parsing the next
+                        # Each chunk is handed out before the next frame is parsed.
+                        for chunk in parser.parse(frame):
                             yield chunk
-                        out.clear()
                         if parser.done:
                             break
                     if parser.done:
