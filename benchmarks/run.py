@@ -620,7 +620,10 @@ def write_report(
         "scenario in this run (`httpx` + `iter_lines` + `json.loads`; its async twin for async "
         "clients). TTFC is the median time from the call that sends the request to the first "
         "chunk handed to user code. Every row checked that the client delivered exactly the "
-        "text the server sent. See benchmarks/README.md for the method.",
+        "text the server sent. The floor and the core are the best of several interleaved "
+        "runs, and their instructions per chunk are counted under callgrind as well. The "
+        "floor stops at `[DONE]` and reconnects for each request; zhipu-flash reuses its "
+        "connection, which shows in TTFC. See benchmarks/README.md for the method.",
         "",
         "## Targets (issue 6)",
         "",

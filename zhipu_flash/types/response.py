@@ -70,6 +70,8 @@ class ChatCompletionChunk(_Wire):
 
     id: str | None = None
     created: int | None = None
+    #: ``"chat.completion.chunk"`` on every chunk GLM sends.
+    object: str | None = None
     model: str | None = None
     choices: list[ChunkChoice] = []
     usage: Usage | None = None
