@@ -629,6 +629,10 @@ def write_report(
         "",
         *targets(results, instructions),
         "",
+        "The floor and the core differ by less than this machine's process time drifts between "
+        "two runs, so their time ratios (best of the rounds) can land on either side of 1.0 from "
+        "one run to the next; the callgrind rows compare them without that noise.",
+        "",
     ]
     if instructions:
         floors = {r["scenario"]: r for r in instructions if r["client"].startswith("floor")}
