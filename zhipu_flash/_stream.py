@@ -7,7 +7,8 @@ construction.
 
 How a stream ends:
 
-- ``[DONE]``: a clean end (logged if no finish reason came first).
+- ``[DONE]``: a clean end (logged if no finish reason came first). The stream then reads on to
+  the end of the body (a few bytes; see :func:`_drain`) so the connection can be reused.
 - End of body without ``[DONE]``: clean if a finish reason arrived, otherwise
   :class:`~zhipu_flash.StreamInterruptedError` carrying what arrived.
 - ``finish_reason: "network_error"``: :class:`~zhipu_flash.StreamInterruptedError` once the
