@@ -316,7 +316,7 @@ class ZhipuFlash(FunctionCallingLLM):
         builder = ChatResponseBuilder()
         with manager as stream:
             for chunk in stream:
-                builder.add(chunk)
+                builder.update(chunk)  # no per-chunk response: only the final one is returned
             completion = stream.get_final_completion()
         return builder.final(completion)
 
@@ -325,7 +325,7 @@ class ZhipuFlash(FunctionCallingLLM):
         builder = ChatResponseBuilder()
         async with manager as stream:
             async for chunk in stream:
-                builder.add(chunk)
+                builder.update(chunk)
             completion = await stream.get_final_completion()
         return builder.final(completion)
 

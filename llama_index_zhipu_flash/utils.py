@@ -262,6 +262,9 @@ class ChatResponseBuilder:
     per chunk is the copy of the block that grew, which LlamaIndex's type (a ``str`` per
     block) makes unavoidable for every response to hold the message so far.
 
+    ``chat()`` folds chunks with :meth:`update` only and builds the one response it returns
+    with :meth:`final`: no per-chunk response is built for nobody to read.
+
     Chunks arrive already normalised by the core: tool-call indexes are a local 0..n-1,
     ``-1`` is resolved, and GLM's repeat of a whole call on its second finish chunk is gone.
     """
@@ -287,8 +290,9 @@ class ChatResponseBuilder:
         self._usage: dict[str, int] = {}
         self._model: str | None = None
 
-    def add(self, chunk: ChatCompletionChunk) -> ChatResponse:
-        """The response for one chunk: the message so far, the text delta, the raw chunk."""
+    def update(self, chunk: ChatCompletionChunk) -> tuple[str, str]:
+        """Fold one chunk into the answer so far; return its text and thinking deltas.
+        ``chat()`` needs only this per chunk, and :meth:`final` at the end."""
         text_delta = ""
         thinking_delta = ""
         if self._model is None:
@@ -308,11 +312,16 @@ class ChatResponseBuilder:
                 self._finish_reason = choice.finish_reason
         if chunk.usage is not None:
             self._usage = usage_kwargs(chunk.usage)
+        self._text += text_delta
+        self._reasoning += thinking_delta
+        return text_delta, thinking_delta
+
+    def add(self, chunk: ChatCompletionChunk) -> ChatResponse:
+        """The response for one chunk: the message so far, the text delta, the raw chunk."""
+        text_delta, thinking_delta = self.update(chunk)
         if text_delta:
-            self._text += text_delta
             self._text_block = TextBlock.model_construct(block_type="text", text=self._text)
         if thinking_delta:
-            self._reasoning += thinking_delta
             self._thinking_block = _thinking(self._reasoning)
         extra = self._response_kwargs()
         if thinking_delta:
@@ -326,7 +335,11 @@ class ChatResponseBuilder:
 
     def final(self, completion: ChatCompletion | None = None) -> ChatResponse:
         """The whole answer as one response (what ``chat()`` returns); ``raw`` is the
-        accumulated completion as a plain dict."""
+        accumulated completion as a plain dict. Works after :meth:`update` or :meth:`add`."""
+        # After update() alone the blocks were never built: build them once, here.
+        self._text_block = TextBlock.model_construct(block_type="text", text=self._text)
+        if self._reasoning:
+            self._thinking_block = _thinking(self._reasoning)
         raw = completion.model_dump(exclude_none=True) if completion is not None else None
         return _response(
             self._message(), delta=None, raw=raw, additional_kwargs=self._response_kwargs()
