@@ -1,10 +1,9 @@
-"""Load the real response samples in ../shared/wire/ (the steering repo's shared folder).
+"""Load the real response samples in ``tests/fixtures/wire/``.
 
-Each sample starts with ``# `` provenance lines (SOURCE, KIND, AUTHENTICITY) that are not
-part of the body; :func:`wire_body` strips them and returns the exact bytes that followed.
-Copies of the samples used by the tests live in ``tests/fixtures/wire/`` so the suite runs
-from a clean clone without ../shared; a test checks the copies are byte-identical to the
-originals whenever ../shared is present.
+They are copies of published captures of the live API (provenance in each file's header and
+in that folder's README). Each sample starts with ``# `` provenance lines (SOURCE, KIND,
+AUTHENTICITY) that are not part of the body; :func:`wire_body` strips them and returns the
+exact bytes that followed.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 FIXTURES = Path(__file__).parent / "fixtures" / "wire"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "wire"
 
 
 def wire_path(name: str) -> Path:

@@ -100,9 +100,10 @@ def test_the_key_is_never_shown_or_serialised() -> None:
         json.dumps(llm.to_dict(), default=str),
         llm.to_json(),
         llm.model_dump_json(),
-        json.dumps(llm.to_payload(), default=str),
         repr(llm._get_client()),
     ]
+    if hasattr(llm, "to_payload"):  # llama-index-core >= 0.14.23 puts it in every chat event
+        shown.append(json.dumps(llm.to_payload(), default=str))
     for text in shown:
         assert "very-secret" not in text
         assert SECRET not in text
@@ -160,7 +161,8 @@ def test_metadata_never_raises_after_the_model_changes() -> None:
     llm = ZhipuFlash()
     llm.model = "not-a-real-model"
     assert llm.metadata.model_name == "not-a-real-model"
-    assert llm.to_payload()["class_name"] == "ZhipuFlash"
+    if hasattr(llm, "to_payload"):  # llama-index-core >= 0.14.23 reads metadata through it
+        assert llm.to_payload()["class_name"] == "ZhipuFlash"
 
 
 def test_method_shapes_for_the_callback_decorators() -> None:

@@ -8,9 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.wire import FIXTURES, SHARED
+from tests.wire import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,13 +47,6 @@ def test_every_package_is_typed() -> None:
         assert (ROOT / package / "py.typed").exists(), package
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/wire is not beside this checkout")
-def test_wire_fixtures_are_byte_identical_to_shared() -> None:
-    originals = {p.name: p.read_bytes() for p in SHARED.iterdir() if p.is_file()}
-    copies = {p.name: p.read_bytes() for p in FIXTURES.iterdir() if p.is_file()}
-    assert copies == originals
-
-
 def test_shipped_recording_is_a_wire_sample() -> None:
     for path in (ROOT / "zhipu_flash" / "testing" / "recordings").glob("*.sse"):
         assert path.read_bytes() == (FIXTURES / path.name).read_bytes()
@@ -66,9 +57,33 @@ def test_readme_opens_with_the_two_commands_ci_runs() -> None:
     blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", readme, re.S)
     first, second = blocks[0].strip(), blocks[1].strip()
     assert "pip install" in first and first.endswith("python -m zhipu_flash")
-    assert "pip install -e '.[test]'" in second and second.endswith("python -m pytest -q")
+    assert "pip install -c .ci/constraints.txt -e '.[test]'" in second
+    assert second.endswith("python -m pytest -q")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "python -m pytest -q" in ci and "pip install --quiet -e '.[test]'" in ci
+    assert "python -m pytest -q" in ci
+    assert "lock=.ci/constraints.txt" in ci and '-c "$lock"' in ci and "-e '.[test]'" in ci
+
+
+def test_the_lock_pins_every_requirement_of_the_project() -> None:
+    # The lock is uv's full resolution of pyproject.toml, so every package below a pinned one is
+    # pinned too; what can go stale is the top: a requirement added to pyproject.toml without
+    # `bash .ci/lock` would install unpinned in CI.
+    from importlib.metadata import distribution
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    lock = (ROOT / ".ci" / "constraints.txt").read_text(encoding="utf-8")
+    pins = {
+        canonicalize_name(re.split(r"[=;\s]", line, maxsplit=1)[0])
+        for line in lock.splitlines()
+        if line and not line.startswith((" ", "#"))
+    }
+    requirements = [Requirement(r) for r in distribution("zhipu-flash").requires or []]
+    names = {canonicalize_name(r.name) for r in requirements} - {"zhipu-flash"}
+    assert {"httpx", "pydantic", "langchain-core", "llama-index-core", "pytest"} <= names
+    assert sorted(names - pins) == []
+    assert {"pip", "hatchling"} <= pins  # the installer and the build backend are locked too
 
 
 def test_main_command_replays_offline_and_says_so() -> None:
