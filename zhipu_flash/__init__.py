@@ -39,6 +39,7 @@ from ._exceptions import (
     ZhipuError,
     error_from_body,
 )
+from ._limiter import ConcurrencyLimit
 from ._markers import MarkerFilter
 from ._pool import shared_http_client
 from ._request import build_chat_request, normalize_tools
@@ -78,6 +79,7 @@ __all__ = [
     "ChatCompletionMessage",
     "ChoiceDelta",
     "ChunkParser",
+    "ConcurrencyLimit",
     "ContentFilterError",
     "ContextWindowExceededError",
     "InternalServerError",

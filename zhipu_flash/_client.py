@@ -35,7 +35,7 @@ from ._exceptions import (
     error_from_body,
     error_from_response_parts,
 )
-from ._limiter import AsyncModelLimiter, ModelLimiter
+from ._limiter import ConcurrencyLimit, Release, _noop, as_limit
 from ._markers import strip_markers as _strip_markers_text
 from ._pool import as_timeout
 from ._request import build_chat_request
@@ -83,8 +83,10 @@ class _BaseClient:
         base_url: str | None,
         timeout: TimeoutTypes,
         max_retries: int,
+        max_concurrency: int | ConcurrencyLimit | None,
     ) -> None:
         self._api_key = api_key or None
+        self.limit = as_limit(max_concurrency)
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL).rstrip(
             "/"
         )
@@ -102,6 +104,12 @@ class _BaseClient:
 
     def _key_or_none(self) -> str | None:
         return self._api_key or api_key_from_env()
+
+    def _acquire(self, model: str) -> Release:
+        return _noop if self.limit is None else self.limit.acquire(model)
+
+    async def _aacquire(self, model: str) -> Release:
+        return _noop if self.limit is None else await self.limit.aacquire(model)
 
     def _headers(self, stream: bool) -> dict[str, str]:
         key = self._key_or_none()
@@ -257,6 +265,8 @@ class ZhipuClient(_BaseClient):
             by :meth:`close`).
         max_concurrency: At most this many requests per model in flight from this client;
             further calls wait for a slot instead of meeting GLM's 1302 limit. None: no cap.
+            A :class:`~zhipu_flash.ConcurrencyLimit` is shared by every client given it, sync
+            and async, across threads and event loops.
 
     Example::
 
@@ -277,10 +287,9 @@ class ZhipuClient(_BaseClient):
         timeout: TimeoutTypes = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.Client | None = None,
-        max_concurrency: int | None = None,
+        max_concurrency: int | ConcurrencyLimit | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, timeout, max_retries)
-        self._limiter = ModelLimiter(max_concurrency)
+        super().__init__(api_key, base_url, timeout, max_retries, max_concurrency)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self.timeout, limits=DEFAULT_LIMITS)
 
@@ -294,7 +303,7 @@ class ZhipuClient(_BaseClient):
     ) -> ChatCompletion:
         """One non-streamed completion."""
         content, headers = self._prepare(model, messages, False, params)
-        release = self._limiter.acquire(model)
+        release = self._acquire(model)
         try:
             response = self._send(content, headers, read_body=True)
         finally:
@@ -319,7 +328,7 @@ class ZhipuClient(_BaseClient):
         content, headers = self._prepare(model, messages, True, params)
 
         def open_stream() -> Stream:
-            release = self._limiter.acquire(model)
+            release = self._acquire(model)
             try:
                 response = self._send(content, headers)
             except BaseException:
@@ -407,10 +416,9 @@ class AsyncZhipuClient(_BaseClient):
         timeout: TimeoutTypes = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
-        max_concurrency: int | None = None,
+        max_concurrency: int | ConcurrencyLimit | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, timeout, max_retries)
-        self._limiter = AsyncModelLimiter(max_concurrency)
+        super().__init__(api_key, base_url, timeout, max_retries, max_concurrency)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self.timeout, limits=DEFAULT_LIMITS)
 
@@ -424,7 +432,7 @@ class AsyncZhipuClient(_BaseClient):
     ) -> ChatCompletion:
         """One non-streamed completion."""
         content, headers = self._prepare(model, messages, False, params)
-        release = await self._limiter.acquire(model)
+        release = await self._aacquire(model)
         try:
             response = await self._send(content, headers, read_body=True)
         finally:
@@ -444,7 +452,7 @@ class AsyncZhipuClient(_BaseClient):
         content, headers = self._prepare(model, messages, True, params)
 
         async def open_stream() -> AsyncStream:
-            release = await self._limiter.acquire(model)
+            release = await self._aacquire(model)
             try:
                 response = await self._send(content, headers)
             except BaseException:

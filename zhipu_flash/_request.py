@@ -18,8 +18,10 @@ other ``tool_choice``         ``"auto"`` with a warning: GLM cannot force a tool
 thinking on a no-think model  False is dropped; True is an error
 disabled on glm-4.1v-thinking error (the model always thinks; the API answers HTTP 400)
 ``clear_thinking``            added to the ``thinking`` object
-``reasoning_content`` in      kept on assistant messages only with ``clear_thinking=False``
-history                       (preserved thinking); dropped otherwise
+``reasoning_content`` in      kept on the assistant messages of the current turn's tool loop
+history                       (after the last user message: interleaved thinking); on earlier
+                              turns only with ``clear_thinking=False`` (preserved thinking);
+                              never to a model without thinking
 images to a text-only model   error (known models only; unknown models are trusted)
 tools to a no-tool model      error
 ``response_format``           "json_object"/"text" or their dicts; json_schema is an error
@@ -265,7 +267,16 @@ def _messages(
         raise InvalidRequestInputError(
             "messages must be a non-empty list of dicts like {'role': 'user', 'content': 'Hello'}."
         )
-    out = [_message(m, i, info, preserve_reasoning) for i, m in enumerate(messages)]
+    # GLM's thinking guide: inside a tool loop the model needs its own reasoning back with the
+    # tool results (interleaved thinking), so the current turn (everything after the last user
+    # message) keeps it; earlier turns keep it only for preserved thinking. A model without
+    # thinking never gets it (whether it would reject the field is unverified).
+    last_user = max((i for i, m in enumerate(seq) if _role_of(m) == "user"), default=-1)
+    echo = info.thinking != "none"
+    out = [
+        _message(m, i, info, echo and (preserve_reasoning or i > last_user))
+        for i, m in enumerate(messages)
+    ]
     if not any(m["role"] in ("user", "tool") for m in out):
         raise InvalidRequestInputError(
             "GLM rejects a conversation made only of system and assistant messages (code 1214). "
@@ -274,8 +285,12 @@ def _messages(
     return out
 
 
+def _role_of(msg: Any) -> Any:
+    return msg.get("role") if isinstance(msg, Mapping) else None
+
+
 def _message(
-    msg: Mapping[str, Any], i: int, info: ModelInfo, preserve_reasoning: bool
+    msg: Mapping[str, Any], i: int, info: ModelInfo, keep_reasoning: bool
 ) -> dict[str, Any]:
     if not isinstance(msg, Mapping):
         raise InvalidRequestInputError(
@@ -299,7 +314,7 @@ def _message(
         else:
             out["content"] = text if text is not None else ""
         reasoning = msg.get("reasoning_content")
-        if preserve_reasoning and reasoning:
+        if keep_reasoning and reasoning:
             out["reasoning_content"] = reasoning
     elif role == "tool":
         call_id = msg.get("tool_call_id")

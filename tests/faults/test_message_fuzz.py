@@ -62,11 +62,13 @@ _MESSAGE_KEYS = {
 
 def assert_valid_request(body: dict[str, Any], vision: bool, clear_thinking: bool) -> None:
     """The body follows API.md section 3.1-3.2: roles, required keys, no foreign keys,
-    parts only for vision models, tool-call arguments as JSON strings."""
+    parts only for vision models, tool-call arguments as JSON strings, reasoning only where
+    section 3.4 sends it back."""
     messages = body["messages"]
     assert isinstance(messages, list) and messages
     assert any(m["role"] in ("user", "tool") for m in messages)  # else GLM answers 1214
-    for m in messages:
+    last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=-1)
+    for i, m in enumerate(messages):
         role = m["role"]
         assert set(m) <= _MESSAGE_KEYS[role], m
         if role in ("system", "tool"):
@@ -95,7 +97,9 @@ def assert_valid_request(body: dict[str, Any], vision: bool, clear_thinking: boo
                 assert re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", call["function"]["name"])
                 assert isinstance(call["function"]["arguments"], str)
                 json.loads(call["function"]["arguments"])
-            if clear_thinking:
+            if clear_thinking and i < last_user:
+                # Earlier turns' reasoning goes back only with preserved thinking; the
+                # current turn's tool loop always gets it (interleaved thinking).
                 assert "reasoning_content" not in m
             elif "reasoning_content" in m:
                 assert isinstance(m["reasoning_content"], str) and m["reasoning_content"]

@@ -199,13 +199,23 @@ def _expected_history(reasoning: bool) -> list[dict[str, Any]]:
     ]
 
 
-def test_tool_history_is_serialised_with_ids_and_no_reasoning_by_default() -> None:
-    assert _sent(_agent_history())["messages"] == _expected_history(reasoning=False)
+def test_the_current_tool_loop_is_serialised_with_ids_and_its_reasoning() -> None:
+    # Interleaved thinking: inside the turn's tool loop GLM gets its reasoning back.
+    assert _sent(_agent_history())["messages"] == _expected_history(reasoning=True)
 
 
-def test_reasoning_is_echoed_only_with_preserved_thinking() -> None:
-    body = _sent(_agent_history(), clear_thinking=False)
-    assert body["messages"] == _expected_history(reasoning=True)
+def test_earlier_turns_reasoning_is_echoed_only_with_preserved_thinking() -> None:
+    later = ChatMessage(role="user", content="And (2+3)*5?")
+    body = _sent([*_agent_history(), later])
+    assert body["messages"] == [
+        *_expected_history(reasoning=False),
+        {"role": "user", "content": later.content},
+    ]
+    body = _sent([*_agent_history(), later], clear_thinking=False)
+    assert body["messages"] == [
+        *_expected_history(reasoning=True),
+        {"role": "user", "content": later.content},
+    ]
     assert body["thinking"] == {"type": "enabled", "clear_thinking": False}
 
 

@@ -155,3 +155,74 @@ def test_failed_open_releases_its_slot() -> None:
 def test_bad_limits(bad: object) -> None:
     with pytest.raises(ValueError, match="max_concurrency"):
         zf.ZhipuClient(api_key="k", max_concurrency=bad)  # type: ignore[arg-type]
+
+
+def test_one_limit_caps_threads_and_event_loops_together() -> None:
+    counter = Counter()
+    limit = zf.ConcurrencyLimit(2)
+    sync_client = zf.ZhipuClient(
+        api_key="k", max_concurrency=limit, http_client=httpx.Client(transport=_transport(counter))
+    )
+    messages = [{"role": "user", "content": "x"}]
+
+    def sync_calls() -> None:
+        for _ in range(4):
+            with sync_client.stream(model="m", messages=messages) as s:
+                s.get_final_completion()
+
+    def loop_calls() -> None:
+        async def main() -> None:
+            client = zf.AsyncZhipuClient(
+                api_key="k",
+                max_concurrency=limit,
+                http_client=httpx.AsyncClient(transport=_transport(counter)),
+            )
+
+            async def one() -> None:
+                async with client.stream(model="m", messages=messages) as s:
+                    await s.get_final_completion()
+
+            await asyncio.gather(*(one() for _ in range(6)))
+
+        asyncio.run(main())
+
+    threads = [threading.Thread(target=f) for f in (sync_calls, sync_calls, loop_calls, loop_calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert not any(t.is_alive() for t in threads)
+    assert counter.peak["m"] == 2  # reached, never passed, across two threads and two loops
+    assert counter.now["m"] == 0 and limit.in_flight("m") == 0
+
+
+async def test_a_cancelled_waiter_leaks_no_slot() -> None:
+    limit = zf.ConcurrencyLimit(1)
+    release = await limit.aacquire("m")
+    waiter = asyncio.ensure_future(limit.aacquire("m"))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    release()
+    release()  # idempotent
+    assert limit.in_flight("m") == 0
+    again = await asyncio.wait_for(limit.aacquire("m"), timeout=1)
+    assert limit.in_flight("m") == 1
+    again()
+
+
+async def test_a_slot_granted_to_a_waiter_cancelled_before_it_ran_is_passed_on() -> None:
+    limit = zf.ConcurrencyLimit(1)
+    release = await limit.aacquire("m")
+    first = asyncio.ensure_future(limit.aacquire("m"))
+    second = asyncio.ensure_future(limit.aacquire("m"))
+    await asyncio.sleep(0)
+    release()  # the slot is handed to `first`, whose wake-up is now queued on the loop
+    first.cancel()  # ...but it is cancelled before it runs
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    second_release = await asyncio.wait_for(second, timeout=1)
+    assert limit.in_flight("m") == 1
+    second_release()
+    assert limit.in_flight("m") == 0

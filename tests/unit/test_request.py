@@ -205,6 +205,48 @@ def test_reasoning_in_history_only_sent_with_preserved_thinking() -> None:
     assert build(messages=HISTORY, clear_thinking=False)["messages"][1]["reasoning_content"] == "r1"
 
 
+# One turn with a tool loop: a user asks, the assistant reasons and calls a tool, the tool
+# answers, the assistant reasons again and calls another tool.
+CALL = {"id": "c1", "type": "function", "function": {"name": "add", "arguments": "{}"}}
+TOOL_LOOP = [
+    *HISTORY,
+    {"role": "assistant", "content": "", "reasoning_content": "r2", "tool_calls": [CALL]},
+    {"role": "tool", "content": "5", "tool_call_id": "c1"},
+    {"role": "assistant", "content": "", "reasoning_content": "r3", "tool_calls": [CALL]},
+    {"role": "tool", "content": "6", "tool_call_id": "c1"},
+]
+
+
+def _reasoning(body: dict[str, Any]) -> list[str | None]:
+    return [m.get("reasoning_content") for m in body["messages"] if m["role"] == "assistant"]
+
+
+def test_the_current_tool_loop_gets_its_reasoning_back() -> None:
+    # Interleaved thinking: the turn after the last user message keeps its reasoning by
+    # default; the earlier turn only with preserved thinking.
+    assert _reasoning(build(messages=TOOL_LOOP)) == [None, "r2", "r3"]
+    assert _reasoning(build(messages=TOOL_LOOP, clear_thinking=True)) == [None, "r2", "r3"]
+    assert _reasoning(build(messages=TOOL_LOOP, clear_thinking=False)) == ["r1", "r2", "r3"]
+
+
+def test_a_new_user_message_ends_the_tool_loop() -> None:
+    history = [
+        *TOOL_LOOP,
+        {"role": "assistant", "content": "11"},
+        {"role": "user", "content": "q3"},
+    ]
+    assert _reasoning(build(messages=history)) == [None, None, None, None]
+
+
+def test_a_model_without_thinking_never_gets_reasoning() -> None:
+    for clear in (None, False):
+        assert _reasoning(build("glm-4-flash-250414", TOOL_LOOP, clear_thinking=clear)) == [
+            None,
+            None,
+            None,
+        ]
+
+
 @pytest.mark.parametrize("fmt", ["json_object", {"type": "json_object"}, "text"])
 def test_response_format(fmt: Any) -> None:
     assert build(response_format=fmt)["response_format"]["type"] in ("json_object", "text")
