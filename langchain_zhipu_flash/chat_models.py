@@ -484,20 +484,15 @@ class ChatZhipuFlash(BaseChatModel):
             tools: The tools the model may call.
             tool_choice: ``"auto"``/``None`` pass through and ``"none"`` leaves the tools out.
                 GLM cannot force a call, so anything else (``"any"``, ``"required"``,
-                ``True``, a tool name or dict) is sent as ``"auto"`` with a logged warning.
+                ``True``, a tool name or dict) is sent as ``"auto"``; the first such request
+                in a process logs a warning.
             strict: Accepted for compatibility; GLM has no strict mode, so it is not sent.
             **kwargs: Further parameters bound to every call.
         """
         if strict is not None:
             logger.debug("strict=%r has no GLM equivalent and is not sent", strict)
         formatted = [convert_to_openai_tool(tool) for tool in tools]
-        if tool_choice is not None and tool_choice not in ("auto", "none"):
-            logger.warning(
-                "GLM accepts tool_choice='auto' only; %s is sent as 'auto', so the model may "
-                "answer without calling a tool.",
-                repr(tool_choice) if isinstance(tool_choice, (str, bool)) else "a specific tool",
-            )
-            tool_choice = "auto"
+        # Bound as given: the core sends a forced choice as "auto" and says so (once).
         if tool_choice is not None:
             kwargs["tool_choice"] = tool_choice
         return super().bind(tools=formatted, **kwargs)

@@ -63,7 +63,8 @@ class ZhipuFlash(FunctionCallingLLM):
     ``message.content``, so query and chat engines print and store only the answer.
 
     GLM accepts ``tool_choice="auto"`` only: a forced tool choice (``tool_required=True``,
-    ``FunctionAgent(initial_tool_choice=...)``) is sent as ``"auto"`` with a logged warning.
+    ``FunctionAgent(initial_tool_choice=...)``) is sent as ``"auto"``; the first one in a
+    process logs a warning, later ones are logged at DEBUG.
 
     Examples:
         ``pip install "zhipu-flash[llama-index]"`` and set ``ZHIPUAI_API_KEY``.
@@ -417,17 +418,12 @@ class ZhipuFlash(FunctionCallingLLM):
         if user_msg is not None:
             messages.append(user_msg)
 
+        # A forced choice (tool_required=True, FunctionAgent's initial_tool_choice) goes to the
+        # core as asked; the core sends "auto", the only value GLM takes, and says so once.
         choice = kwargs.pop("tool_choice", None)
-        if choice == "none":
-            tool_choice: str | None = "none"
-        else:
-            if tool_required or choice not in (None, "auto"):
-                logger.warning(
-                    "GLM accepts tool_choice='auto' only; %s was sent as 'auto', so the model "
-                    "may answer in text instead of calling a tool.",
-                    "tool_required=True" if tool_required else f"tool_choice={choice!r}",
-                )
-            tool_choice = "auto" if tool_specs else None
+        if choice is None:
+            choice = "required" if tool_required else "auto"
+        tool_choice = choice if tool_specs or choice == "none" else None
         return {
             "messages": messages,
             "tools": tool_specs or None,

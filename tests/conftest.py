@@ -130,3 +130,11 @@ def _offline_pictures(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_get(url, *args, **kwargs)
 
     monkeypatch.setattr(httpx, "get", get)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_once_per_process_warnings() -> None:
+    # The core warns once per process about a forced tool_choice; each test is a new process.
+    from zhipu_flash import _request
+
+    _request._forced_choices_seen.clear()

@@ -13,7 +13,9 @@ Input                         What is sent
 ``stop`` with 2+ items        error (the API takes one stop sequence)
 ``tool_choice="auto"``/None   ``"auto"`` / omitted
 ``tool_choice="none"``        tools and tool_choice omitted (the model cannot call them)
-other ``tool_choice``         ``"auto"`` with a warning: GLM cannot force a tool call
+other ``tool_choice``         ``"auto"``: GLM cannot force a tool call. Warned once per process
+                              for each value asked for, then logged at DEBUG (frameworks ask
+                              for forced calls on every structured step)
 ``thinking`` True / False     ``{"type": "enabled"}`` / ``{"type": "disabled"}``
 thinking on a no-think model  False is dropped; True is an error
 disabled on glm-4.1v-thinking error (the model always thinks; the API answers HTTP 400)
@@ -41,6 +43,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -122,11 +125,7 @@ def build_chat_request(
         tool_list = []
     elif tool_choice is not None and tool_choice != "none":
         if tool_choice != "auto":
-            logger.warning(
-                "GLM accepts tool_choice='auto' only; %r was sent as 'auto', so the model may "
-                "answer without calling a tool.",
-                tool_choice if isinstance(tool_choice, (str, bool)) else "a specific tool",
-            )
+            _log_forced_tool_choice(tool_choice)
         if tool_list:
             body["tool_choice"] = "auto"
     if tool_list:
@@ -155,6 +154,27 @@ def build_chat_request(
     if extra_body:
         body.update(extra_body)
     return body
+
+
+_forced_choices_seen: set[str] = set()
+_forced_choices_lock = threading.Lock()
+
+
+def _log_forced_tool_choice(choice: Any) -> None:
+    """The one place that says a forced tool choice became ``"auto"``: a warning the first
+    time a process asks for each value, DEBUG after that. LlamaIndex's structured programs and
+    routers ask for a forced call on every step, and a warning per call buries real ones."""
+    shown = repr(choice) if isinstance(choice, (str, bool)) else "a specific tool"
+    with _forced_choices_lock:
+        first = shown not in _forced_choices_seen
+        _forced_choices_seen.add(shown)
+    logger.log(
+        logging.WARNING if first else logging.DEBUG,
+        "GLM accepts tool_choice='auto' only; %s was sent as 'auto', so the model may answer "
+        "without calling a tool.%s",
+        shown,
+        " (Said once per process; later ones are logged at DEBUG.)" if first else "",
+    )
 
 
 def _number(name: str, value: Any, low: float, high: float) -> float:

@@ -134,6 +134,24 @@ def test_forced_tool_choice_is_downgraded_with_a_warning(
     assert "tool_choice='auto' only" in caplog.text
 
 
+def test_a_forced_tool_choice_is_warned_once_per_process_then_debug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="zhipu_flash"):
+        for _ in range(3):
+            assert build(tools=[TOOL], tool_choice="required")["tool_choice"] == "auto"
+        build(tools=[TOOL], tool_choice="any")
+    downgrades = [r for r in caplog.records if "tool_choice='auto' only" in r.getMessage()]
+    levels = [(r.levelno, r.getMessage().split(";")[1].split(" was")[0]) for r in downgrades]
+    assert levels == [
+        (logging.WARNING, " 'required'"),
+        (logging.DEBUG, " 'required'"),
+        (logging.DEBUG, " 'required'"),
+        (logging.WARNING, " 'any'"),
+    ]
+    assert "once per process" in downgrades[0].getMessage()
+
+
 def test_tool_choice_auto_and_none() -> None:
     assert build(tools=[TOOL], tool_choice="auto")["tool_choice"] == "auto"
     assert "tool_choice" not in build(tools=[TOOL])
