@@ -58,6 +58,7 @@ _PARAM_NAMES = frozenset(
     (
         "thinking",
         "clear_thinking",
+        "reasoning_effort",
         "temperature",
         "top_p",
         "max_tokens",

@@ -20,6 +20,7 @@ other ``tool_choice``         ``"auto"``: GLM cannot force a tool call. Warned o
 thinking on a no-think model  False is dropped; True is an error
 disabled on glm-4.1v-thinking error (the model always thinks; the API answers HTTP 400)
 ``clear_thinking``            added to the ``thinking`` object
+``reasoning_effort``          sent as given (GLM-5.2 and later)
 ``reasoning_content`` in      kept on the assistant messages of the current turn's tool loop
 history                       (after the last user message: interleaved thinking); on earlier
                               turns only with ``clear_thinking=False`` (preserved thinking);
@@ -68,6 +69,7 @@ def build_chat_request(
     stream: bool,
     thinking: bool | Mapping[str, Any] | None = None,
     clear_thinking: bool | None = None,
+    reasoning_effort: str | None = None,
     temperature: float | None = None,
     top_p: float | None = None,
     max_tokens: int | None = None,
@@ -97,6 +99,13 @@ def build_chat_request(
     thinking_obj = _thinking(thinking, clear_thinking, info)
     if thinking_obj is not None:
         body["thinking"] = thinking_obj
+    if reasoning_effort is not None:
+        if not isinstance(reasoning_effort, str) or not reasoning_effort:
+            raise InvalidRequestInputError(
+                f"reasoning_effort must be a non-empty string such as 'high', got "
+                f"{reasoning_effort!r}."
+            )
+        body["reasoning_effort"] = reasoning_effort
 
     if temperature is not None:
         temperature = _number("temperature", temperature, 0.0, 1.0)

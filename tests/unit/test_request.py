@@ -425,3 +425,10 @@ def test_media_only_in_user_messages() -> None:
         build("glm-4.6v-flash", messages=[{"role": "assistant", "content": content}, *USER])
     with pytest.raises(zf.InvalidRequestInputError, match="only hold text"):
         build("glm-4.6v-flash", messages=[{"role": "system", "content": content}, *USER])
+
+
+def test_reasoning_effort_is_sent_as_given() -> None:
+    assert build("glm-5.2", reasoning_effort="high")["reasoning_effort"] == "high"
+    assert "reasoning_effort" not in build()
+    with pytest.raises(zf.InvalidRequestInputError, match="reasoning_effort"):
+        build(reasoning_effort="")

@@ -79,6 +79,7 @@ class ChatParams(TypedDict, total=False):
 
     thinking: bool | dict[str, Any] | None
     clear_thinking: bool | None
+    reasoning_effort: str | None
     temperature: float | None
     top_p: float | None
     max_tokens: int | None
