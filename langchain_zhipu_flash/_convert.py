@@ -5,8 +5,9 @@ OpenAI, LangChain v1 and Anthropic content blocks) into GLM wire dicts, which th
 checks and normalises (bare base64 images, foreign keys stripped, reasoning dropped unless
 ``clear_thinking=False``). Responses: :func:`completion_to_message` for ``create()``, and
 :class:`ChunkConverter` for streams, which yields exactly one final chunk carrying usage,
-``finish_reason`` and ``model_name`` so LangChain's string-concatenating merge never doubles
-them (GLM repeats ``finish_reason`` on tool-call turns).
+``finish_reason``, ``model_name`` and the built-in search's ``web_search`` results, so
+LangChain's concatenating merge never doubles them (GLM repeats ``finish_reason`` on tool-call
+turns).
 """
 
 from __future__ import annotations
@@ -280,6 +281,10 @@ def _final_metadata(completion: zf.ChatCompletion) -> dict[str, Any]:
         metadata["finish_reason"] = completion.finish_reason
     if completion.model:
         metadata["model_name"] = completion.model
+    if completion.web_search:
+        # Plain dicts (JSON values only in metadata). In a stream this rides on the one final
+        # chunk: LangChain appends lists when it merges chunks, so a second copy would double.
+        metadata["web_search"] = [r.model_dump(exclude_none=True) for r in completion.web_search]
     return metadata
 
 

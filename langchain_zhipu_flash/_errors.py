@@ -5,30 +5,31 @@ so ``except zhipu_flash.RateLimitError`` and ``except ModelRateLimitError`` both
 translation happens in one place, :func:`translate_errors`, used by all four model hooks.
 
 ``is_retryable`` always comes from the core class (it is first in the MRO): the core decides
-on GLM's business code, so "no balance" (1113) and "usage cap" (1308) stay non-retryable even
-though GLM sends them as HTTP 429.
+on GLM's business code, so "no balance" (1113), "usage cap" (1308) and "fair-use restriction"
+(1313) stay non-retryable even though GLM sends them as HTTP 429.
 
-==============================  ===============================  =================================
-core error                      adapter class                    langchain-core class
-==============================  ===============================  =================================
-ZhipuError                      ZhipuFlashError                  ModelError
-InvalidRequestInputError        ZhipuFlashInvalidInputError      ModelInvalidRequestError
-StreamDecodeError               ZhipuFlashStreamDecodeError      ModelAPIError
-APIConnectionError              ZhipuFlashConnectionError        ModelConnectionError
-APITimeoutError                 ZhipuFlashTimeoutError           ModelTimeoutError
-StreamInterruptedError          ZhipuFlashStreamInterruptedError ModelConnectionError
-APIStatusError                  ZhipuFlashAPIStatusError         ModelAPIError
-AuthenticationError             ZhipuFlashAuthenticationError    ModelAuthenticationError
-MissingAPIKeyError              ZhipuFlashMissingAPIKeyError     ModelAuthenticationError
-PermissionDeniedError           ZhipuFlashPermissionDeniedError  ModelPermissionDeniedError
-QuotaExceededError              ZhipuFlashQuotaExceededError     ModelPermissionDeniedError
-BadRequestError                 ZhipuFlashBadRequestError        ModelInvalidRequestError
-ContextWindowExceededError      ZhipuFlashContextOverflowError   ContextOverflowError
-ContentFilterError              ZhipuFlashContentFilterError     ModelInvalidRequestError
-NotFoundError                   ZhipuFlashNotFoundError          ModelNotFoundError
-RateLimitError                  ZhipuFlashRateLimitError         ModelRateLimitError
-InternalServerError             ZhipuFlashInternalServerError    ModelAPIError
-==============================  ===============================  =================================
+==============================  =================================  =================================
+core error                      adapter class                      langchain-core class
+==============================  =================================  =================================
+ZhipuError                      ZhipuFlashError                    ModelError
+InvalidRequestInputError        ZhipuFlashInvalidInputError        ModelInvalidRequestError
+StreamDecodeError               ZhipuFlashStreamDecodeError        ModelAPIError
+APIConnectionError              ZhipuFlashConnectionError          ModelConnectionError
+APITimeoutError                 ZhipuFlashTimeoutError             ModelTimeoutError
+StreamInterruptedError          ZhipuFlashStreamInterruptedError   ModelConnectionError
+APIStatusError                  ZhipuFlashAPIStatusError           ModelAPIError
+AuthenticationError             ZhipuFlashAuthenticationError      ModelAuthenticationError
+MissingAPIKeyError              ZhipuFlashMissingAPIKeyError       ModelAuthenticationError
+PermissionDeniedError           ZhipuFlashPermissionDeniedError    ModelPermissionDeniedError
+QuotaExceededError              ZhipuFlashQuotaExceededError       ModelPermissionDeniedError
+FairUseRestrictionError         ZhipuFlashFairUseRestrictionError  ModelPermissionDeniedError
+BadRequestError                 ZhipuFlashBadRequestError          ModelInvalidRequestError
+ContextWindowExceededError      ZhipuFlashContextOverflowError     ContextOverflowError
+ContentFilterError              ZhipuFlashContentFilterError       ModelInvalidRequestError
+NotFoundError                   ZhipuFlashNotFoundError            ModelNotFoundError
+RateLimitError                  ZhipuFlashRateLimitError           ModelRateLimitError
+InternalServerError             ZhipuFlashInternalServerError      ModelAPIError
+==============================  =================================  =================================
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ __all__ = [
     "ZhipuFlashContentFilterError",
     "ZhipuFlashContextOverflowError",
     "ZhipuFlashError",
+    "ZhipuFlashFairUseRestrictionError",
     "ZhipuFlashInternalServerError",
     "ZhipuFlashInvalidInputError",
     "ZhipuFlashMissingAPIKeyError",
@@ -102,7 +104,7 @@ class ZhipuFlashAPIStatusError(zf.APIStatusError, ModelAPIError):
 
 
 class ZhipuFlashAuthenticationError(zf.AuthenticationError, ModelAuthenticationError):
-    """The key was rejected (401; codes 1000-1004)."""
+    """The key was rejected (401; codes 1000-1005)."""
 
 
 class ZhipuFlashMissingAPIKeyError(zf.MissingAPIKeyError, ModelAuthenticationError):
@@ -114,7 +116,13 @@ class ZhipuFlashPermissionDeniedError(zf.PermissionDeniedError, ModelPermissionD
 
 
 class ZhipuFlashQuotaExceededError(zf.QuotaExceededError, ModelPermissionDeniedError):
-    """No balance or a usage cap reached (1113, 1304, 1308, 1310): never retryable."""
+    """No balance or a usage cap reached (1113, 1304, 1308, 1310, 1316-1321): never
+    retryable."""
+
+
+class ZhipuFlashFairUseRestrictionError(zf.FairUseRestrictionError, ModelPermissionDeniedError):
+    """Request rate restricted under the plan's fair-use policy (1313): a person must apply to
+    lift it, so it is never retryable."""
 
 
 class ZhipuFlashBadRequestError(zf.BadRequestError, ModelInvalidRequestError):
@@ -154,6 +162,7 @@ _TRANSLATIONS: dict[type[zf.ZhipuError], type[zf.ZhipuError]] = {
     zf.MissingAPIKeyError: ZhipuFlashMissingAPIKeyError,
     zf.PermissionDeniedError: ZhipuFlashPermissionDeniedError,
     zf.QuotaExceededError: ZhipuFlashQuotaExceededError,
+    zf.FairUseRestrictionError: ZhipuFlashFairUseRestrictionError,
     zf.BadRequestError: ZhipuFlashBadRequestError,
     zf.ContextWindowExceededError: ZhipuFlashContextOverflowError,
     zf.ContentFilterError: ZhipuFlashContentFilterError,

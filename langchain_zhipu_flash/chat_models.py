@@ -481,7 +481,10 @@ class ChatZhipuFlash(BaseChatModel):
         """Bind tools (LangChain tools, functions, pydantic classes or OpenAI tool dicts).
 
         Args:
-            tools: The tools the model may call.
+            tools: The tools the model may call. GLM's built-in tools go as the dicts its API
+                takes, next to function tools and unchanged: ``{"type": "web_search",
+                "web_search": {"enable": True, "search_result": True}}`` (results in
+                ``response_metadata["web_search"]``) or ``{"type": "retrieval", ...}``.
             tool_choice: ``"auto"``/``None`` pass through and ``"none"`` leaves the tools out.
                 GLM cannot force a call, so anything else (``"any"``, ``"required"``,
                 ``True``, a tool name or dict) is sent as ``"auto"``; the first such request
@@ -491,7 +494,7 @@ class ChatZhipuFlash(BaseChatModel):
         """
         if strict is not None:
             logger.debug("strict=%r has no GLM equivalent and is not sent", strict)
-        formatted = [convert_to_openai_tool(tool) for tool in tools]
+        formatted = [_builtin(tool) or convert_to_openai_tool(tool) for tool in tools]
         # Bound as given: the core sends a forced choice as "auto" and says so (once).
         if tool_choice is not None:
             kwargs["tool_choice"] = tool_choice
@@ -565,6 +568,16 @@ class ChatZhipuFlash(BaseChatModel):
         no_parse = RunnablePassthrough.assign(parsed=lambda _: None)
         with_fallback = parse.with_fallbacks([no_parse], exception_key="parsing_error")
         return RunnableMap(raw=llm) | with_fallback
+
+
+def _builtin(tool: Any) -> dict[str, Any] | None:
+    """A GLM built-in tool (any dict whose ``type`` is not ``"function"``, such as
+    ``web_search`` or ``retrieval``) as given; None for everything else.
+    ``convert_to_openai_tool`` passes OpenAI's well-known types through but rejects
+    ``retrieval``."""
+    if isinstance(tool, Mapping) and tool.get("type") not in (None, "function"):
+        return dict(tool)
+    return None
 
 
 def _with_schema_prompt(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncGenerator, Generator, Sequence
+from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
@@ -410,8 +410,10 @@ class ZhipuFlash(FunctionCallingLLM):
         **kwargs: Any,
     ) -> dict[str, Any]:
         """The kwargs for ``chat``/``stream_chat``: messages (a new list; the caller's history
-        is never modified), tools in OpenAI form, and ``tool_choice="auto"``."""
-        tool_specs = [t.metadata.to_openai_tool(skip_length_check=True) for t in tools]
+        is never modified), tools in OpenAI form, and ``tool_choice="auto"``. A GLM built-in
+        tool given as its API dict (``{"type": "web_search", "web_search": {...}}``,
+        ``{"type": "retrieval", ...}``) goes unchanged, next to the function tools."""
+        tool_specs = [_tool_spec(t) for t in tools]
         messages = list(chat_history or [])
         if isinstance(user_msg, str):
             user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
@@ -472,6 +474,15 @@ class ZhipuFlash(FunctionCallingLLM):
                 "that a tool must be used."
             )
         return selections
+
+
+def _tool_spec(tool: Any) -> dict[str, Any]:
+    # Typed BaseTool by LlamaIndex, but a built-in tool has no function behind it, so its API
+    # dict is what callers can pass.
+    if isinstance(tool, Mapping):
+        return dict(tool)
+    spec: dict[str, Any] = tool.metadata.to_openai_tool(skip_length_check=True)
+    return spec
 
 
 def _prompt(prompt: str) -> list[ChatMessage]:

@@ -278,6 +278,7 @@ class ChatResponseBuilder:
         "_thinking_block",
         "_tools",
         "_usage",
+        "_web_search",
     )
 
     def __init__(self) -> None:
@@ -289,6 +290,7 @@ class ChatResponseBuilder:
         self._finish_reason: str | None = None
         self._usage: dict[str, int] = {}
         self._model: str | None = None
+        self._web_search: list[dict[str, Any]] | None = None
 
     def update(self, chunk: ChatCompletionChunk) -> tuple[str, str]:
         """Fold one chunk into the answer so far; return its text and thinking deltas.
@@ -312,6 +314,8 @@ class ChatResponseBuilder:
                 self._finish_reason = choice.finish_reason
         if chunk.usage is not None:
             self._usage = usage_kwargs(chunk.usage)
+        if chunk.web_search is not None:  # once per stream, first or final chunk
+            self._web_search = [r.model_dump(exclude_none=True) for r in chunk.web_search]
         self._text += text_delta
         self._reasoning += thinking_delta
         return text_delta, thinking_delta
@@ -381,8 +385,13 @@ class ChatResponseBuilder:
         out: dict[str, Any] = dict(self._usage)
         if self._finish_reason is not None:
             out["finish_reason"] = self._finish_reason
-        if self._model is not None and (self._usage or self._finish_reason):
-            out["model"] = self._model
+        if self._usage or self._finish_reason:
+            if self._model is not None:
+                out["model"] = self._model
+            # The built-in search's sources, with the answer's ending (the final response of
+            # a stream, and chat()), however early in the stream GLM sent them.
+            if self._web_search:
+                out["web_search"] = self._web_search
         return out
 
 

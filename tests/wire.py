@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 FIXTURES = Path(__file__).parent / "fixtures" / "wire"
+#: Bodies built by this project from public reports where no capture exists (not recordings);
+#: same header convention, provenance in each file and in that folder's README.
+SHAPED = Path(__file__).parent / "fixtures" / "glm_shaped"
 
 
 def wire_path(name: str) -> Path:
@@ -40,3 +43,17 @@ def wire_sse(name: str) -> bytes:
 
 def wire_json(name: str) -> Any:
     return json.loads(wire_body(name))
+
+
+def shaped_body(name: str) -> bytes:
+    """A GLM-shaped (constructed) body from ``fixtures/glm_shaped``, without its header lines."""
+    lines = (SHAPED / name).read_bytes().splitlines(keepends=True)
+    return b"".join(line for line in lines if not line.startswith(b"# "))
+
+
+def shaped_sse(name: str) -> bytes:
+    return shaped_body(name)
+
+
+def shaped_json(name: str) -> Any:
+    return json.loads(shaped_body(name))

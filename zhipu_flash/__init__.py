@@ -27,6 +27,7 @@ from ._exceptions import (
     BadRequestError,
     ContentFilterError,
     ContextWindowExceededError,
+    FairUseRestrictionError,
     InternalServerError,
     InvalidRequestInputError,
     MissingAPIKeyError,
@@ -45,7 +46,7 @@ from ._pool import shared_http_client
 from ._request import build_chat_request, normalize_tools
 from ._sse import SSEDecoder, SSEEvent
 from ._stream import AsyncStream, ChunkParser, Stream
-from .models import FLASH_MODELS, MODELS, ModelInfo, get_model_info
+from .models import FLASH_MODELS, MODELS, ModelInfo, ToolStreamSupport, get_model_info
 from .multimodal import image_part, image_url_value, video_part
 from .types import (
     ChatCompletion,
@@ -55,6 +56,7 @@ from .types import (
     ToolCall,
     ToolCallDelta,
     Usage,
+    WebSearchResult,
 )
 
 __all__ = [
@@ -82,6 +84,7 @@ __all__ = [
     "ConcurrencyLimit",
     "ContentFilterError",
     "ContextWindowExceededError",
+    "FairUseRestrictionError",
     "InternalServerError",
     "InvalidRequestInputError",
     "MarkerFilter",
@@ -99,7 +102,9 @@ __all__ = [
     "StreamManager",
     "ToolCall",
     "ToolCallDelta",
+    "ToolStreamSupport",
     "Usage",
+    "WebSearchResult",
     "ZhipuClient",
     "ZhipuError",
     "__version__",

@@ -13,13 +13,19 @@ same normalised view:
   and box markers disappear.
 
 The finish reason is the first one seen (GLM sends ``tool_calls`` twice), usage is the last
-one seen (it arrives once, on the final chunk). Text is kept in blocks of parts and joined
-once in :meth:`snapshot`, so accumulation stays linear and compact however long the stream.
+one seen (it arrives once, on the final chunk). So is ``web_search`` (once, on the final chunk
+or, with ``result_sequence: "before"``, the first). Every other top-level field a chunk
+carries that the chunk model does not name (``content_filter``, fields GLM adds later) is kept
+for the final completion's ``model_extra``: a field sent on several chunks keeps its last value
+that was not null, the rule usage follows (GLM's top-level fields are snapshots, not deltas).
+Text is kept in blocks of parts and joined once in :meth:`snapshot`, so accumulation stays
+linear and compact however long the stream.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ._markers import MarkerFilter
 from .types import (
@@ -32,6 +38,7 @@ from .types import (
     ToolCall,
     ToolCallDelta,
     Usage,
+    WebSearchResult,
 )
 
 __all__ = ["ChatCompletionAccumulator"]
@@ -73,6 +80,7 @@ class ChatCompletionAccumulator:
 
     __slots__ = (
         "_content",
+        "_extra",
         "_keys",
         "_markers",
         "_reasoning",
@@ -83,6 +91,7 @@ class ChatCompletionAccumulator:
         "malformed_frames",
         "model",
         "usage",
+        "web_search",
     )
 
     def __init__(self, *, strip_markers: bool = False) -> None:
@@ -91,7 +100,9 @@ class ChatCompletionAccumulator:
         self.model: str | None = None
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
+        self.web_search: list[WebSearchResult] | None = None
         self.malformed_frames = 0
+        self._extra: dict[str, Any] = {}
         self._content = _Text()
         self._reasoning = _Text()
         self._tools: list[_ToolState] = []
@@ -103,6 +114,13 @@ class ChatCompletionAccumulator:
             self.id, self.created, self.model = chunk.id, chunk.created, chunk.model
         if chunk.usage is not None:
             self.usage = chunk.usage
+        if chunk.web_search is not None:
+            self.web_search = chunk.web_search
+        extra = chunk.__pydantic_extra__
+        if extra:  # rare: one dict test per chunk on the hot path otherwise
+            for key, value in extra.items():
+                if value is not None or key not in self._extra:
+                    self._extra[key] = value
         for choice in chunk.choices:
             if choice.index != 0:
                 continue  # n > 1 is not offered by GLM; never mix choices into one answer
@@ -209,11 +227,15 @@ class ChatCompletionAccumulator:
             reasoning_content=self._reasoning.text() or None,
             tool_calls=tool_calls or None,
         )
-        return ChatCompletion(
-            id=self.id,
-            created=self.created,
-            model=self.model,
-            choices=[Choice(index=0, message=message, finish_reason=self.finish_reason)],
-            usage=self.usage,
-            malformed_frames=self.malformed_frames,
-        )
+        # Unnamed top-level fields first, so they can never displace the ones built here.
+        fields: dict[str, Any] = {
+            **self._extra,
+            "id": self.id,
+            "created": self.created,
+            "model": self.model,
+            "choices": [Choice(index=0, message=message, finish_reason=self.finish_reason)],
+            "usage": self.usage,
+            "web_search": self.web_search,
+            "malformed_frames": self.malformed_frames,
+        }
+        return ChatCompletion.model_validate(fields)

@@ -10,15 +10,19 @@ Everything derives from :class:`ZhipuError`, so ``except ZhipuError`` catches al
      │    └── StreamInterruptedError  the stream broke after it began (no [DONE] and no
      │                              finish reason, or finish_reason "network_error")
      └── APIStatusError             the API answered with an error (HTTP status or in-band frame)
-          ├── AuthenticationError        401; codes 1000-1004
+          ├── AuthenticationError        401; codes 1000-1005
           │    └── MissingAPIKeyError    no key configured (raised before any request)
-          ├── PermissionDeniedError      account state: 1110-1112, 1121, 1220, 1309, 1311
-          │    └── QuotaExceededError    balance or quota gone: 1113, 1304, 1308, 1310
+          ├── PermissionDeniedError      account or plan state: 1110-1112, 1120, 1121, 1220,
+          │    │                         1309, 1311, 1314, 1315
+          │    ├── QuotaExceededError    balance or quota gone: 1113, 1304, 1308, 1310,
+          │    │                         1316-1321
+          │    └── FairUseRestrictionError  1313: a plan's request rate restricted under the
+          │                              fair-use policy until a person applies to lift it
           ├── BadRequestError            400; 1210, 1212-1215, 1231, ...
           │    ├── ContextWindowExceededError  1261
           │    └── ContentFilterError          1300, 1301
           ├── NotFoundError              404; 1211, 1221, 1222
-          ├── RateLimitError             1302, 1303, 1305, 1312, 1313; a 429 without a known code
+          ├── RateLimitError             1302, 1303, 1305, 1312; a 429 without a known code
           └── InternalServerError        5xx; 1200, 1230, 1234
 
 Every error carries ``status_code``, ``code`` (Zhipu's business code, always a string),
@@ -26,8 +30,15 @@ Every error carries ``status_code``, ``code`` (Zhipu's business code, always a s
 :class:`~zhipu_flash.types.ChatCompletion` accumulated from everything that arrived.
 
 ``is_retryable`` says whether trying the same request again can help. The client's own retry
-loop uses it before the first chunk; it is False for 1113 and 1308 (HTTP 429, but no
-balance or usage cap) because a retry only burns time.
+loop uses it before the first chunk; it is False for 1113, 1308 and 1313 (HTTP 429, but no
+balance, a usage cap, or a fair-use restriction) because a retry only burns time.
+
+The code table follows the vendor's error-code pages as of late 2026
+(docs.bigmodel.cn/cn/api/api-code, up to 1313; docs.z.ai/api-reference/api-code, with HTTP
+statuses and 1005, 1314-1321; API.md 7.3 and 10b). Classes are
+chosen by code, never by message, so the several wordings seen for one code (1302: "您当前使用
+该API的并发数过高..." and "您的账户已达到速率限制...", "High concurrency usage of this API" and
+"Rate limit reached for requests") all map alike.
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ __all__ = [
     "BadRequestError",
     "ContentFilterError",
     "ContextWindowExceededError",
+    "FairUseRestrictionError",
     "InternalServerError",
     "InvalidRequestInputError",
     "MissingAPIKeyError",
@@ -123,7 +135,7 @@ class APIStatusError(ZhipuError):
 
 
 class AuthenticationError(APIStatusError):
-    """The key was rejected (401; codes 1000-1004). Check ``ZHIPUAI_API_KEY``/``ZAI_API_KEY``."""
+    """The key was rejected (401; codes 1000-1005). Check ``ZHIPUAI_API_KEY``/``ZAI_API_KEY``."""
 
 
 class MissingAPIKeyError(AuthenticationError):
@@ -135,10 +147,20 @@ class PermissionDeniedError(APIStatusError):
 
 
 class QuotaExceededError(PermissionDeniedError):
-    """No balance, no resource package, or a usage cap reached (1113, 1304, 1308, 1310).
+    """No balance, no resource package, or a usage cap reached (1113, 1304, 1308, 1310,
+    1316-1321; the reset time, where GLM gives one, is only in the message).
 
     These arrive as HTTP 429 but retrying cannot help until the account is topped up or the
     window resets, so they are never retried.
+    """
+
+
+class FairUseRestrictionError(PermissionDeniedError):
+    """The account's request rate was restricted under the plan's fair-use policy (1313,
+    HTTP 429): "To restore access, please submit a request" (docs.bigmodel.cn api-code: apply
+    to lift it from the coding-plan overview in the console).
+
+    Unlike a rate limit, waiting does not lift it; a person must act, so it is never retried.
     """
 
 
@@ -160,7 +182,8 @@ class NotFoundError(APIStatusError):
 
 class RateLimitError(APIStatusError):
     """Too many concurrent requests for this account and model (1302), too frequent (1303), or
-    the platform is overloaded (1305). Retried with backoff before it is raised."""
+    the platform or model is overloaded (1305, 1312). Retried with backoff before it is
+    raised."""
 
     is_retryable = True
 
@@ -173,11 +196,20 @@ class InternalServerError(APIStatusError):
 
 # Business codes decide before the HTTP status: GLM sends "no balance" (1113) as HTTP 429.
 _CODE_CLASSES: dict[str, type[APIStatusError]] = {
-    **dict.fromkeys(("1000", "1001", "1002", "1003", "1004"), AuthenticationError),
+    # 1005: "Need Two-Factor Authentication" (docs.z.ai api-code, HTTP 401).
+    **dict.fromkeys(("1000", "1001", "1002", "1003", "1004", "1005"), AuthenticationError),
+    # 1314: enterprise package expired; 1315: a key limited to enterprise coding packages.
     **dict.fromkeys(
-        ("1110", "1111", "1112", "1120", "1121", "1220", "1309", "1311"), PermissionDeniedError
+        ("1110", "1111", "1112", "1120", "1121", "1220", "1309", "1311", "1314", "1315"),
+        PermissionDeniedError,
     ),
-    **dict.fromkeys(("1113", "1304", "1308", "1310"), QuotaExceededError),
+    # 1316-1321: a plan's 5-hour or 7-day usage limit reached with no balance or spend left
+    # for extra usage, "Resets at ..." (docs.z.ai api-code, HTTP 429).
+    **dict.fromkeys(
+        ("1113", "1304", "1308", "1310", "1316", "1317", "1318", "1319", "1320", "1321"),
+        QuotaExceededError,
+    ),
+    "1313": FairUseRestrictionError,
     **dict.fromkeys(("1210", "1212", "1213", "1214", "1215", "1231"), BadRequestError),
     "1211": NotFoundError,
     "1221": NotFoundError,
@@ -185,7 +217,7 @@ _CODE_CLASSES: dict[str, type[APIStatusError]] = {
     "1261": ContextWindowExceededError,
     "1300": ContentFilterError,
     "1301": ContentFilterError,
-    **dict.fromkeys(("1302", "1303", "1305", "1312", "1313"), RateLimitError),
+    **dict.fromkeys(("1302", "1303", "1305", "1312"), RateLimitError),
     **dict.fromkeys(("1200", "1230", "1234", "500"), InternalServerError),
 }
 

@@ -18,9 +18,15 @@ other ``tool_choice``         ``"auto"``: GLM cannot force a tool call. Warned o
                               for forced calls on every structured step)
 ``thinking`` True / False     ``{"type": "enabled"}`` / ``{"type": "disabled"}``
 thinking on a no-think model  False is dropped; True is an error
-disabled on glm-4.1v-thinking error (the model always thinks; the API answers HTTP 400)
+disabled on an always-        error (the API answers HTTP 400, code 1210 on GLM-5.3): the
+thinking model                message names ``reasoning_effort="low"`` where the model takes
+                              effort (GLM-5.3, glm-5.3-flash), never sent as disabled
 ``clear_thinking``            added to the ``thinking`` object
-``reasoning_effort``          sent as given (GLM-5.2 and later)
+``reasoning_effort``          a known model: sent if it is one of the model's values
+                              (``ModelInfo.reasoning_efforts``), else an error naming them;
+                              LiteLLM-style aliases (minimal, medium, xhigh) are refused with
+                              the value they stand for, never mapped silently; an error on a
+                              model that takes no effort. Unknown models: sent as given
 ``reasoning_content`` in      kept on the assistant messages of the current turn's tool loop
 history                       (after the last user message: interleaved thinking); on earlier
                               turns only with ``clear_thinking=False`` (preserved thinking);
@@ -100,12 +106,7 @@ def build_chat_request(
     if thinking_obj is not None:
         body["thinking"] = thinking_obj
     if reasoning_effort is not None:
-        if not isinstance(reasoning_effort, str) or not reasoning_effort:
-            raise InvalidRequestInputError(
-                f"reasoning_effort must be a non-empty string such as 'high', got "
-                f"{reasoning_effort!r}."
-            )
-        body["reasoning_effort"] = reasoning_effort
+        body["reasoning_effort"] = _reasoning_effort(reasoning_effort, info)
 
     if temperature is not None:
         temperature = _number("temperature", temperature, 0.0, 1.0)
@@ -238,12 +239,69 @@ def _thinking(
         return None  # nothing to switch off, and such models may reject the field
     if info.thinking == "forced":
         if not enabled:
-            raise InvalidRequestInputError(
-                f"{info.name} always thinks and the API rejects thinking disabled (HTTP 400). "
-                "Leave thinking unset, or use glm-4.6v-flash for vision without reasoning."
-            )
-        return None  # it thinks regardless; the field is not documented for it
+            raise InvalidRequestInputError(_always_thinks(info))
+        # GLM-5.3 documents {"type": "enabled"} as the one value it takes, so the object goes
+        # as asked (with clear_thinking); glm-4.1v-thinking-flash thinks regardless and its
+        # docs show no thinking field, so nothing is sent for it.
+        return obj if info.reasoning_efforts else None
     return obj
+
+
+def _always_thinks(info: ModelInfo) -> str:
+    if info.reasoning_efforts:
+        return (
+            f"{info.name} always thinks and the API rejects thinking disabled (HTTP 400, code "
+            f"1210). For the least reasoning, leave thinking unset and pass "
+            f"reasoning_effort={info.reasoning_efforts[0]!r} (it takes "
+            f"{_values(info.reasoning_efforts)})."
+        )
+    return (
+        f"{info.name} always thinks and the API rejects thinking disabled (HTTP 400). Leave "
+        "thinking unset, or use glm-4.6v-flash for vision without reasoning."
+    )
+
+
+#: What LiteLLM's zai provider turns these OpenAI-style efforts into for GLM-5.3 (API.md 10b).
+#: They are named in the refusal so that a caller sees what to send and what it costs: a
+#: silent mapping would change the reasoning budget (and the bill) behind the caller's back.
+_EFFORT_ALIASES = {"minimal": "low", "medium": "high", "xhigh": "max"}
+
+
+def _reasoning_effort(effort: Any, info: ModelInfo) -> str:
+    """``reasoning_effort`` checked against what a known model takes; unknown models get it
+    as given (new models and values appear without notice)."""
+    if not isinstance(effort, str) or not effort:
+        raise InvalidRequestInputError(
+            f"reasoning_effort must be a non-empty string such as 'high', got {effort!r}."
+        )
+    if not info.known or effort in info.reasoning_efforts:
+        return effort
+    if info.thinking == "none":
+        raise InvalidRequestInputError(
+            f"{info.name} has no thinking mode, so it takes no reasoning_effort. Use a model "
+            "with reasoning_effort (GLM-5.2 and later, e.g. glm-5.3-flash), or leave it unset."
+        )
+    if not info.reasoning_efforts:
+        raise InvalidRequestInputError(
+            f"{info.name} takes no reasoning_effort (GLM documents it for GLM-5.2 and later); "
+            "switch its reasoning with thinking=True/False instead, or leave it unset."
+        )
+    alias = _EFFORT_ALIASES.get(effort)
+    if alias in info.reasoning_efforts:
+        hint = f" The nearest is {alias!r} (what LiteLLM sends for {effort!r})."
+    elif effort in ("none", "off", "disabled") and info.thinking == "forced":
+        hint = f" It always thinks; {info.reasoning_efforts[0]!r} is the least reasoning."
+    else:
+        hint = ""
+    raise InvalidRequestInputError(
+        f"{info.name} takes reasoning_effort {_values(info.reasoning_efforts)} (default "
+        f"{info.default_effort!r}), not {effort!r}.{hint}"
+    )
+
+
+def _values(values: Sequence[str]) -> str:
+    quoted = [repr(v) for v in values]
+    return ", ".join(quoted[:-1]) + f" or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
 
 
 def _response_format(value: str | Mapping[str, Any]) -> dict[str, Any]:

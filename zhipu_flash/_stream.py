@@ -31,7 +31,7 @@ import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Sequence
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 from pydantic import ValidationError
@@ -172,7 +172,9 @@ class ChunkParser:
         out.append(chunk)
 
     def _raise_chunk_error(self, chunk: ChatCompletionChunk) -> None:
-        raise error_from_body({"error": chunk.error}, status_code=None, partial=self.snapshot())
+        # The frame's other top-level fields (its request_id) are part of the error body.
+        body = {**(chunk.__pydantic_extra__ or {}), "error": chunk.error}
+        raise error_from_body(body, status_code=None, partial=self.snapshot())
 
     def _raise_error_frame(self, data: bytes) -> None:
         try:
@@ -241,11 +243,18 @@ def _json_body_as_chunks(parser: ChunkParser, content: bytes) -> list[ChatComple
         raise error_from_body(body, status_code=200, partial=parser.snapshot())
     completion = ChatCompletion.model_validate(body)
     message = completion.message
+    # Nothing on the wire is lost: web_search, request_id and every field no model names go
+    # into the chunk, and from there into the final completion.
+    carried: dict[str, Any] = dict(completion.model_extra or {})
+    if completion.request_id is not None:
+        carried["request_id"] = completion.request_id
     chunk = ChatCompletionChunk(
+        **carried,
         id=completion.id,
         created=completion.created,
         model=completion.model,
         usage=completion.usage,
+        web_search=completion.web_search,
         choices=[
             ChunkChoice(
                 index=0,

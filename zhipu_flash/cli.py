@@ -2,6 +2,7 @@
 
     zhipu-flash chat "Why is the sky blue?"            stream an answer, reasoning dimmed
     zhipu-flash chat --no-reasoning --model glm-4-flash-250414 "Hi"
+    zhipu-flash chat --model glm-5.3-flash --reasoning-effort low "Hi"
     zhipu-flash chat --image photo.png --model glm-4.6v-flash "What is this?"
     zhipu-flash chat --via langchain "Hi"              the same through ChatZhipuFlash
     zhipu-flash chat                                   interactive: one line per turn
@@ -70,6 +71,11 @@ def _model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {"http_client": replay.http_client(), "api_key": "replay"} if replay else {}
 
 
+def _effort(args: argparse.Namespace) -> dict[str, Any]:
+    """``reasoning_effort`` as a request parameter both frameworks pass on to the core."""
+    return {"reasoning_effort": args.reasoning_effort} if args.reasoning_effort else {}
+
+
 def _core_client(args: argparse.Namespace) -> ZhipuClient:
     replay = _replay(args)
     return replay.client() if replay is not None else ZhipuClient()
@@ -78,7 +84,12 @@ def _core_client(args: argparse.Namespace) -> ZhipuClient:
 def _core(messages: list[dict[str, Any]], args: argparse.Namespace) -> Pieces:
     with (
         _core_client(args) as client,
-        client.stream(model=args.model, messages=messages, thinking=args.thinking) as stream,
+        client.stream(
+            model=args.model,
+            messages=messages,
+            thinking=args.thinking,
+            reasoning_effort=args.reasoning_effort,
+        ) as stream,
     ):
         for chunk in stream:
             delta = chunk.delta
@@ -95,7 +106,12 @@ def _langchain(messages: list[dict[str, Any]], args: argparse.Namespace) -> Piec
         from langchain_zhipu_flash import ChatZhipuFlash
     except ImportError as exc:
         raise _UsageError(str(exc)) from exc
-    llm = ChatZhipuFlash(model=args.model, thinking=args.thinking, **_model_kwargs(args))
+    llm = ChatZhipuFlash(
+        model=args.model,
+        thinking=args.thinking,
+        model_kwargs=_effort(args),
+        **_model_kwargs(args),
+    )
     for chunk in llm.stream(messages):
         reasoning = chunk.additional_kwargs.get("reasoning_content")
         if reasoning:
@@ -111,7 +127,12 @@ def _llama_index(messages: list[dict[str, Any]], args: argparse.Namespace) -> Pi
         from llama_index_zhipu_flash import ZhipuFlash
     except ImportError as exc:
         raise _UsageError(str(exc)) from exc
-    llm = ZhipuFlash(model=args.model, thinking=args.thinking, **_model_kwargs(args))
+    llm = ZhipuFlash(
+        model=args.model,
+        thinking=args.thinking,
+        additional_kwargs=_effort(args),
+        **_model_kwargs(args),
+    )
     history = [ChatMessage(role=m["role"], content=_text(m["content"])) for m in messages]
     if any(isinstance(m["content"], list) for m in messages):
         raise _UsageError("--image is supported with --via core or --via langchain.")
@@ -203,16 +224,27 @@ def _chat(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _tokens(n: int) -> str:
+    """A token count as the vendor writes it: 1M, 128K (131072), 200K (200000)."""
+    if n % 1_000_000 == 0:
+        return f"{n // 1_000_000}M"
+    return f"{n // 1000}K" if n % 1000 == 0 else f"{n // 1024}K"
+
+
 def _models(out: TextIO) -> int:
-    rows = [("model", "context", "output", "thinking", "vision", "tools", "free")]
+    rows = [("model", "context", "output", "thinking", "effort", "vision", "tools", "free")]
     for name, info in MODELS.items():
         vision = "image+video" if info.video else ("image" if info.vision else "-")
+        efforts = "|".join(
+            f"{e}*" if e == info.default_effort else e for e in info.reasoning_efforts
+        )
         rows.append(
             (
                 name,
-                f"{info.context_window // 1000}K",
-                f"{info.max_output_tokens // 1000}K",
+                _tokens(info.context_window),
+                _tokens(info.max_output_tokens),
                 info.thinking,
+                efforts or "-",
                 vision,
                 "yes" if info.tools else "-",
                 "free" if info.free else "",
@@ -223,6 +255,12 @@ def _models(out: TextIO) -> int:
         print(
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out
         )
+    print(
+        "\nthinking: toggle (on/off), forced (always thinks; thinking=False is refused), none."
+        "\neffort: the reasoning_effort values a model takes (* its default); others are "
+        "refused.",
+        file=out,
+    )
     print(
         f"\nThe free flash models: {', '.join(FLASH_MODELS)}. Unknown names are sent as "
         "given, with default limits.",
@@ -288,6 +326,12 @@ def _parser() -> argparse.ArgumentParser:
         help="ask the model to think (default: the model's own default)",
     )
     chat.add_argument("--no-thinking", dest="thinking", action="store_false")
+    chat.add_argument(
+        "--reasoning-effort",
+        metavar="LEVEL",
+        help="how much to reason, on models that take it (glm-5.3-flash: low, high, max; "
+        "see 'zhipu-flash models')",
+    )
     chat.add_argument("--no-reasoning", action="store_true", help="hide the reasoning")
     chat.add_argument(
         "--image",

@@ -1,17 +1,27 @@
 """The GLM model catalog: what each model can take and do.
 
-Figures come from ../shared/API.md section 2; those marked [2nd] there (only secondary
-sources) are the best available and are noted here. New models appear often, so an unknown
-name is never an error: :func:`get_model_info` returns sensible defaults and the request is
-sent as asked.
+Figures come from ../shared/API.md sections 2 and 10b; each GLM-5 entry names its source in a
+comment, tagged as in API.md: [doc] the vendor docs, [report] third-party catalogs or issue
+threads, [2nd] secondary summaries only. New models appear often, so an unknown name is never
+an error: :func:`get_model_info` returns sensible defaults and the request is sent as asked.
 
 Thinking modes:
 
 - ``"toggle"``: ``thinking`` may be enabled or disabled (GLM-4.5 and later text models,
-  GLM-4.6V).
+  GLM-4.6V, GLM-5 to GLM-5.2).
 - ``"forced"``: the model always thinks; sending ``{"type": "disabled"}`` gets HTTP 400, so
-  the client refuses it locally (glm-4.1v-thinking-flash).
+  the client refuses it locally (glm-4.1v-thinking-flash; GLM-5.3 and glm-5.3-flash, which
+  take ``reasoning_effort`` instead: "always thinks, effort only").
 - ``"none"``: no reasoning at all; ``thinking`` is not sent (GLM-4 and GLM-4V models).
+
+``reasoning_efforts`` lists the ``reasoning_effort`` values a model takes (GLM-5.2 and later);
+an empty tuple means it takes none, and the client refuses the parameter for it.
+
+``tool_stream`` says what is known about streamed tool arguments, per model:
+``"documented"`` (the vendor's stream-tool page lists the model), ``"unverified"`` (not
+listed: the model may ignore the flag and answer whole calls, which every client path handles)
+or ``"unsupported"`` (no tools). No public capture of a ``tool_stream`` answer exists for any
+model, so nothing here is verified live; the flag stays opt-in everywhere.
 """
 
 from __future__ import annotations
@@ -19,9 +29,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["FLASH_MODELS", "MODELS", "ModelInfo", "ThinkingMode", "get_model_info"]
+__all__ = [
+    "FLASH_MODELS",
+    "MODELS",
+    "ModelInfo",
+    "ThinkingMode",
+    "ToolStreamSupport",
+    "get_model_info",
+]
 
 ThinkingMode = Literal["toggle", "forced", "none"]
+ToolStreamSupport = Literal["documented", "unverified", "unsupported"]
 
 
 @dataclass(frozen=True)
@@ -37,8 +55,12 @@ class ModelInfo:
     tools: bool = True
     #: ``response_format`` json_object (absent from the vision request schema).
     json_mode: bool = True
-    #: ``tool_stream`` documented (GLM-4.6 and later; unverified on the flash models).
-    tool_stream: bool = False
+    #: What is known about ``tool_stream`` on this model (see the module docstring).
+    tool_stream: ToolStreamSupport = "unverified"
+    #: The ``reasoning_effort`` values the model takes; empty: it takes none.
+    reasoning_efforts: tuple[str, ...] = ()
+    #: The effort the API uses when none is sent (None where no effort is taken).
+    default_effort: str | None = None
     #: Free of charge ("flash" tier).
     free: bool = False
     #: Wraps answers in ``<|begin_of_box|>``/``<think>`` markers inside ``content``.
@@ -54,6 +76,16 @@ class ModelInfo:
 
 
 _K = 1024
+#: GLM-5 output limits: "128K" in the vendor's GLM-5 migration guide [doc]; 131072 in the
+#: models.dev entries [report] and as the accepted max_tokens range reported for GLM-5.3.
+_GLM5_OUTPUT = 128 * _K
+#: The GLM-5.3 effort contract: "For GLM-5.3 and GLM-5.3-FLASH, only max, high and low are
+#: supported. Any other input will result in an error." (docs.z.ai guides/capabilities/
+#: thinking, as quoted in charmbracelet/catwalk#603) [doc]; a live matrix on open.bigmodel.cn
+#: (NousResearch/hermes-agent#96222, 2026-09) shows medium and thinking-disabled answered with
+#: HTTP 400 / 1210 on both models [report]. An earlier report of medium being accepted on the
+#: Coding Plan route (hermes-agent#91789) is superseded by those.
+_GLM53_EFFORTS = ("low", "high", "max")
 
 # Order matters: the five free flash models first (the CLI and README list them this way).
 _CATALOG: tuple[ModelInfo, ...] = (
@@ -62,7 +94,10 @@ _CATALOG: tuple[ModelInfo, ...] = (
         200_000,
         128_000,
         "toggle",
-        tool_stream=True,
+        # The stream-tool page lists GLM-4.7, not its flash model, and a third-party fixture
+        # README marks glm-4.7-flash as not supporting it (futuregene/future-os#429, via
+        # API.md 10b) [report]: the model may answer whole calls, which is handled.
+        tool_stream="unverified",
         free=True,
         description="Free GLM-4.7 text model; always thinks unless thinking is disabled.",
     ),
@@ -83,6 +118,9 @@ _CATALOG: tuple[ModelInfo, ...] = (
         video=True,
         free=True,
         json_mode=False,
+        # Box markers reported in glm-4.6v answers (chatboxai/chatbox#2774,
+        # zai-org/Open-AutoGLM#65) [report], as documented for GLM-4.5V.
+        markers=True,
         description="Free GLM-4.6V vision model with tools; decides itself whether to think.",
     ),
     ModelInfo(
@@ -94,6 +132,7 @@ _CATALOG: tuple[ModelInfo, ...] = (
         video=True,
         tools=False,
         json_mode=False,
+        tool_stream="unsupported",
         free=True,
         markers=True,
         description="Free GLM-4.1V vision model that always thinks (limits [2nd]).",
@@ -106,13 +145,89 @@ _CATALOG: tuple[ModelInfo, ...] = (
         vision=True,
         tools=False,
         json_mode=False,
+        tool_stream="unsupported",
         free=True,
         description="Free GLM-4V vision model (limits [2nd]).",
     ),
-    # Current paid text models.
-    ModelInfo("glm-4.7", 200_000, 128_000, "toggle", tool_stream=True),
-    ModelInfo("glm-4.7-flashx", 200_000, 128_000, "toggle", tool_stream=True),
-    ModelInfo("glm-4.6", 200_000, 128_000, "toggle", tool_stream=True),
+    # GLM-5 generation (API.md 10b). Limits and modalities from the models.dev lab entries
+    # (anomalyco/models.dev models/zhipuai/*.toml), thinking modes from its zhipuai/zai
+    # provider entries (reasoning_options "toggle" or "effort") [report], unless a [doc] is
+    # named. glm-5.3-flashx (listed there from 2026-09-18) is left out: its thinking contract
+    # is not documented, so it is sent exactly as asked, like any unknown name.
+    ModelInfo(
+        "glm-5.3-flash",
+        1_000_000,
+        _GLM5_OUTPUT,
+        "forced",
+        # Image (and video) input: models.dev lists text, image, video and pdf; the vendor
+        # announcement quoted in API.md 10b says text and image [report].
+        vision=True,
+        video=True,
+        reasoning_efforts=_GLM53_EFFORTS,
+        default_effort="max",
+        description=(
+            "Paid GLM-5.3 flash model (about $0.15/$0.5 per M tokens, [report]); text and "
+            "image input; always thinks, effort only (low, high, max; default max)."
+        ),
+    ),
+    ModelInfo(
+        "glm-5.3",
+        1_000_000,
+        _GLM5_OUTPUT,
+        "forced",
+        reasoning_efforts=_GLM53_EFFORTS,
+        default_effort="max",
+        description="GLM-5.3 text model; always thinks, effort only (low, high, max).",
+    ),
+    ModelInfo(
+        "glm-5.2",
+        1_000_000,
+        _GLM5_OUTPUT,
+        "toggle",
+        # reasoning_effort values documented for GLM-5.2 (docs.bigmodel.cn guide/capabilities/
+        # thinking, quoted by models.dev providers/zhipuai/models/glm-5.2.toml and
+        # NousResearch/hermes-agent#50696) [doc]: none|minimal skip thinking, low|medium act
+        # as high, xhigh as max.
+        reasoning_efforts=("none", "minimal", "low", "medium", "high", "xhigh", "max"),
+        default_effort="max",
+        tool_stream="documented",
+        description="GLM-5.2 text model; thinking toggle and reasoning_effort.",
+    ),
+    ModelInfo(
+        "glm-5.1",
+        200_000,
+        _GLM5_OUTPUT,
+        "toggle",
+        tool_stream="documented",
+        description="GLM-5.1 text model; thinking toggle, no reasoning_effort.",
+    ),
+    ModelInfo(
+        "glm-5",
+        # 200K context and 128K output, thinking forced when enabled (docs.bigmodel.cn
+        # guide/start/migrate-to-glm-new) [doc]; tool_stream listed there and on the
+        # stream-tool pages [doc].
+        200_000,
+        _GLM5_OUTPUT,
+        "toggle",
+        tool_stream="documented",
+        description="GLM-5 text model; thinking toggle, no reasoning_effort.",
+    ),
+    ModelInfo("glm-5-turbo", 200_000, _GLM5_OUTPUT, "toggle"),
+    ModelInfo(
+        "glm-5v-turbo",
+        200_000,
+        _GLM5_OUTPUT,
+        "toggle",
+        vision=True,
+        video=True,
+        json_mode=False,
+    ),
+    # Current paid text models. tool_stream "documented": docs.z.ai guides/tools/stream-tool
+    # ("limited to glm-4.6 glm-4.7 glm-5") and docs.bigmodel.cn guide/capabilities/stream-tool
+    # (GLM-5.2, GLM-5.1, GLM-5, GLM-4.7) [doc].
+    ModelInfo("glm-4.7", 200_000, 128_000, "toggle", tool_stream="documented"),
+    ModelInfo("glm-4.7-flashx", 200_000, 128_000, "toggle"),
+    ModelInfo("glm-4.6", 200_000, 128_000, "toggle", tool_stream="documented"),
     ModelInfo("glm-4.5", 128_000, 96_000, "toggle"),
     ModelInfo("glm-4.5-air", 128_000, 96_000, "toggle"),
     ModelInfo("glm-4.5-x", 128_000, 96_000, "toggle"),
@@ -125,10 +240,26 @@ _CATALOG: tuple[ModelInfo, ...] = (
         free=True,
         description="Retired 2026-01-30; the API routes it to glm-4.7-flash.",
     ),
-    # Current paid vision models.
-    ModelInfo("glm-4.6v", 128_000, 32 * _K, "toggle", vision=True, video=True, json_mode=False),
+    # Current paid vision models. The GLM-4.6V family shares glm-4.6v-flash's box markers.
     ModelInfo(
-        "glm-4.6v-flashx", 128_000, 32 * _K, "toggle", vision=True, video=True, json_mode=False
+        "glm-4.6v",
+        128_000,
+        32 * _K,
+        "toggle",
+        vision=True,
+        video=True,
+        json_mode=False,
+        markers=True,
+    ),
+    ModelInfo(
+        "glm-4.6v-flashx",
+        128_000,
+        32 * _K,
+        "toggle",
+        vision=True,
+        video=True,
+        json_mode=False,
+        markers=True,
     ),
     ModelInfo(
         "glm-4.5v",
@@ -148,7 +279,14 @@ _CATALOG: tuple[ModelInfo, ...] = (
     ModelInfo("glm-4-flash", 128_000, 4 * _K, "none", free=True),
     ModelInfo("glm-4", 128_000, 4 * _K, "none"),
     ModelInfo(
-        "glm-4v-plus-0111", 16_000, 1 * _K, "none", vision=True, tools=False, json_mode=False
+        "glm-4v-plus-0111",
+        16_000,
+        1 * _K,
+        "none",
+        vision=True,
+        tools=False,
+        json_mode=False,
+        tool_stream="unsupported",
     ),
 )
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import _prompt
+from . import _prompt, _search
 from ._answers import Turn, decide, message_text
 from ._react import react_turn
 from ._schema import find_schema
@@ -70,11 +70,26 @@ KNOWN_MODELS = frozenset(
         "glm-4-flash",
         "glm-5",
         "glm-5.1",
+        # GLM-5 models of mid to late 2026 (API.md section 10b).
+        "glm-5-turbo",
+        "glm-5v-turbo",
+        "glm-5.2",
+        "glm-5.3",
+        "glm-5.3-flash",
     }
 )
 # Models with reasoning (GLM-4.5 and later, and the 4.1V thinking model).
 _THINKING_PREFIXES = ("glm-4.5", "glm-4.6", "glm-4.7", "glm-5")
-_FORCED_THINKING = frozenset({"glm-4.1v-thinking-flash"})
+_FORCED_THINKING = frozenset({"glm-4.1v-thinking-flash", "glm-5.3", "glm-5.3-flash"})
+# reasoning_effort values each model takes (API.md 10b): GLM-5.3 and glm-5.3-flash only low,
+# high and max, anything else answered 1210 on /paas/v4 (hermes-agent#96222, #98465);
+# GLM-5.2 the documented seven. Other models ignore the field (a report on glm-5.1 saw no
+# effect: tailcallhq/forgecode#3074).
+_EFFORTS = {
+    "glm-5.3": frozenset({"low", "high", "max"}),
+    "glm-5.3-flash": frozenset({"low", "high", "max"}),
+    "glm-5.2": frozenset({"none", "minimal", "low", "medium", "high", "xhigh", "max"}),
+}
 _VISION = frozenset(
     {
         "glm-4.6v-flash",
@@ -83,6 +98,8 @@ _VISION = frozenset(
         "glm-4.6v",
         "glm-4.6v-flashx",
         "glm-4.5v",
+        "glm-5.3-flash",
+        "glm-5v-turbo",
     }
 )
 # Vision models the docs give no tools: they answer in text whatever tools are sent.
@@ -104,6 +121,11 @@ _BASE64 = re.compile(r"^[A-Za-z0-9+/\r\n]+={0,2}$")
 _MSG_1214 = "The messages parameter is illegal. Please check the documentation."
 _MSG_1211 = "模型不存在，请检查模型代码。"
 _MSG_1210 = "API 调用参数有误，请检查文档。"
+# GLM-5.3's answer to thinking disabled or an effort it does not take, as reported from
+# open.bigmodel.cn (NousResearch/hermes-agent PR #98465; in English on api.z.ai,
+# hermes-agent#108311: "This model always engages in thinking and cannot be disabled; please
+# use low, high, or max").
+_MSG_1210_ALWAYS_THINKS = "该模型始终思考，不支持关闭思考；请使用 low、high 或 max。"
 _MSG_1001 = "Authentication parameter not received in Header, unable to authenticate."
 _MSG_1002 = (
     "Authorization Token is invalid, please ensure that the Authorization Token is correctly "
@@ -171,20 +193,38 @@ def respond(body: dict[str, Any]) -> EmulatedResponse:
     fmt = body.get("response_format") or {}
     json_mode = fmt.get("type") == "json_object" or _system_asks_for_json(messages)
     turn = react_turn(messages) or decide(messages, tools, json_mode=json_mode)
+    search = _searched(messages, body.get("tools"), turn, json_mode)
+    if search is not None:
+        turn = search.turn
     output = _Output.build(turn, body, thinks=_thinks(model, body.get("thinking")))
     digest = hashlib.sha256(_canonical(body)).hexdigest()
     created = _EPOCH + int(digest[16:24], 16) % _YEAR
     stamp = datetime.fromtimestamp(created, _CHINA).strftime("%Y%m%d%H%M%S")
     ids = _Ids(response_id=stamp + digest[:16], created=created)
     usage = _usage(model, _prompt_tokens(messages, tools), output.completion_tokens)
+    results = search.results if search is not None else None
     if body.get("stream") is True:
         chunks = _stream_chunks(output, ids, model, usage, bool(body.get("tool_stream")))
+        if results is not None:
+            # Top-level, once: the final chunk (with finish and usage), or the first one.
+            assert search is not None
+            chunks[0 if search.before else -1]["web_search"] = results
         return EmulatedResponse(200, _headers(_SSE_TYPE, stream=True), chunks=chunks)
     request_id = body.get("request_id")
     result = _non_stream_body(
-        output, ids, model, usage, request_id if isinstance(request_id, str) else None
+        output, ids, model, usage, request_id if isinstance(request_id, str) else None, results
     )
     return EmulatedResponse(200, _headers(_JSON_TYPE), body=result)
+
+
+def _searched(
+    messages: list[dict[str, Any]], tools: Any, turn: Turn, json_mode: bool
+) -> _search.SearchAnswer | None:
+    """A web-search answer when the built-in tool is offered and the turn is plain text."""
+    settings = _search.offered(tools)
+    if settings is None or turn.tool_calls or json_mode or messages[-1].get("role") != "user":
+        return None
+    return _search.answer(message_text(messages[-1].get("content")), settings)
 
 
 def respond_bytes(raw: bytes) -> EmulatedResponse:
@@ -262,6 +302,7 @@ def _validate(body: dict[str, Any]) -> None:
         )
     _validate_numbers(body)
     _validate_thinking(model, body.get("thinking"))
+    _validate_effort(model, body.get("reasoning_effort"))
     user_id = body.get("user_id")
     if user_id is not None and (not isinstance(user_id, str) or not 6 <= len(user_id) <= 128):
         raise _Rejected(400, "1210", _MSG_1210 + "user_id must be 6 to 128 characters.")
@@ -365,7 +406,18 @@ def _validate_thinking(model: str, thinking: Any) -> None:
     if kind not in ("enabled", "disabled"):
         raise _Rejected(400, "1210", _MSG_1210 + 'thinking.type must be "enabled" or "disabled".')
     if kind == "disabled" and model in _FORCED_THINKING:
+        if model in _EFFORTS:
+            raise _Rejected(400, "1210", _MSG_1210_ALWAYS_THINKS)
         raise _Rejected(400, "1210", _MSG_1210 + f"{model} does not support disabling thinking.")
+
+
+def _validate_effort(model: str, effort: Any) -> None:
+    accepted = _EFFORTS.get(model)
+    if effort is None or accepted is None or effort in accepted:
+        return
+    if model in _FORCED_THINKING:
+        raise _Rejected(400, "1210", _MSG_1210_ALWAYS_THINKS)
+    raise _Rejected(400, "1210", _MSG_1210 + f"reasoning_effort {effort!r} is not supported.")
 
 
 def _is_thinking_model(model: str) -> bool:
@@ -500,7 +552,12 @@ def _tool_call(ids: _Ids, index: int, name: str, arguments: str) -> dict[str, An
 
 
 def _non_stream_body(
-    output: _Output, ids: _Ids, model: str, usage: dict[str, Any], request_id: str | None
+    output: _Output,
+    ids: _Ids,
+    model: str,
+    usage: dict[str, Any],
+    request_id: str | None,
+    web_search: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant"}
     if output.tool_calls:
@@ -519,6 +576,8 @@ def _non_stream_body(
         "request_id": request_id or ids.response_id,
         "usage": usage,
     }
+    if web_search is not None:
+        body["web_search"] = web_search
     # Non-stream bodies come back with every object's keys in alphabetical order.
     sorted_body: dict[str, Any] = json.loads(json.dumps(body, sort_keys=True))
     return sorted_body

@@ -23,7 +23,16 @@ def test_models_lists_the_catalog_flash_first() -> None:
     code, text = run("models")
     assert code == 0
     lines = text.splitlines()
-    assert lines[0].split() == ["model", "context", "output", "thinking", "vision", "tools", "free"]
+    assert lines[0].split() == [
+        "model",
+        "context",
+        "output",
+        "thinking",
+        "effort",
+        "vision",
+        "tools",
+        "free",
+    ]
     assert [line.split()[0] for line in lines[1:6]] == [
         "glm-4.7-flash",
         "glm-4-flash-250414",
@@ -32,6 +41,10 @@ def test_models_lists_the_catalog_flash_first() -> None:
         "glm-4v-flash",
     ]
     assert "forced" in lines[4] and "image+video" in lines[4]
+    # GLM-5.3's contract: always thinks, effort only (default marked).
+    flash53 = next(line.split() for line in lines if line.startswith("glm-5.3-flash "))
+    assert flash53[1:6] == ["1M", "128K", "forced", "low|high|max*", "image+video"]
+    assert "glm-4.7-flash" in text and "reasoning_effort" in text
 
 
 @pytest.mark.parametrize("via", ["core", "langchain", "llama-index"])
@@ -41,6 +54,32 @@ def test_offline_chat_through_each_surface(via: str) -> None:
     assert text.startswith("OFFLINE REPLAY")
     assert '[reasoning] The user just said "hi"' in text
     assert text.rstrip().endswith("Hi!")
+
+
+@pytest.mark.parametrize("via", ["core", "langchain", "llama-index"])
+def test_reasoning_effort_is_sent_through_each_surface(
+    via: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replay = Replay.from_files(
+        [FIXTURES.parent / "glm_shaped" / "glm-5.3-flash_stream_effort_low.sse"], repeat=True
+    )
+    monkeypatch.setattr(cli, "_replay", lambda args: replay)
+    argv = ["chat", "--offline", "--via", via, "--model", "glm-5.3-flash"]
+    code, text = run(*argv, "--reasoning-effort", "low", "2+2?")
+    assert code == 0 and text.rstrip().endswith("2 + 2 = 4.")
+    assert json.loads(replay.requests[0].content)["reasoning_effort"] == "low"
+
+
+@pytest.mark.parametrize("via", ["core", "langchain", "llama-index"])
+def test_an_effort_the_model_does_not_take_is_exit_2(
+    via: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["chat", "--offline", "--via", via, "--model", "glm-5.3-flash"]
+    assert run(*argv, "--reasoning-effort", "medium", "hi")[0] == 2
+    err = capsys.readouterr().err
+    assert "'low', 'high' or 'max'" in err and "Traceback" not in err
+    assert run(*argv, "--no-thinking", "hi")[0] == 2
+    assert "reasoning_effort='low'" in capsys.readouterr().err
 
 
 def test_no_reasoning_hides_it() -> None:

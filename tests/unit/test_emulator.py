@@ -606,3 +606,64 @@ def test_server_streams_the_framing_bytes_over_loopback() -> None:
         assert rejected.status_code == 400
         assert rejected.json() == {"error": {"code": "1214", "message": ILLEGAL}}
     assert threading.active_count() == threads_before
+
+
+# --- late 2026: GLM-5.3 thinking contract, web_search (API.md 10b) ---------------------------
+
+ALWAYS_THINKS = "该模型始终思考，不支持关闭思考；请使用 low、high 或 max。"
+WEB_SEARCH = {"type": "web_search", "web_search": {"enable": True, "search_result": True}}
+
+
+@pytest.mark.parametrize("model", ["glm-5.3-flash", "glm-5.3"])
+def test_glm53_answers_thinking_disabled_and_foreign_efforts_with_1210(model: str) -> None:
+    for extra in ({"thinking": {"type": "disabled"}}, {"reasoning_effort": "medium"}):
+        assert error_of(respond(ask("hi", model=model, **extra))) == (400, "1210", ALWAYS_THINKS)
+    for effort in ("low", "high", "max"):
+        chunks = stream(ask("hi", model=model, reasoning_effort=effort))
+        assert deltas(chunks, "reasoning_content")  # it always thinks
+
+
+def test_glm52_takes_its_efforts_and_other_models_ignore_the_field() -> None:
+    assert respond(ask("hi", model="glm-5.2", reasoning_effort="xhigh")).status == 200
+    assert error_of(respond(ask("hi", model="glm-5.2", reasoning_effort="ultra")))[1] == "1210"
+    assert respond(ask("hi", model="glm-5.1", reasoning_effort="low")).status == 200
+
+
+def test_glm53_flash_takes_images() -> None:
+    part = {"type": "image_url", "image_url": {"url": PNG_BASE64}}
+    assert message(image_request("glm-5.3-flash", part))["content"].startswith("The image")
+
+
+def _results(chunks: list[dict[str, Any]]) -> list[tuple[int, list[dict[str, Any]]]]:
+    return [(i, c["web_search"]) for i, c in enumerate(chunks) if "web_search" in c]
+
+
+def test_web_search_results_come_once_on_the_final_chunk_in_glms_shape() -> None:
+    chunks = stream(ask("Latest news about the Yangtze?", tools=[WEB_SEARCH]))
+    ((where, results),) = _results(chunks)
+    assert where == len(chunks) - 1
+    final = chunks[-1]
+    assert final["choices"][0]["finish_reason"] == "stop" and "usage" in final
+    assert [list(r) for r in results] == [
+        ["refer", "title", "link", "content", "media", "icon", "publish_date"]
+    ] * 2
+    assert all("emulator" in r["content"] and "example.com" in r["link"] for r in results)
+    assert "[ref_1][ref_2]" in "".join(deltas(chunks, "content"))
+
+
+def test_web_search_results_before_the_answer_on_request() -> None:
+    tool = {
+        "type": "web_search",
+        "web_search": {**WEB_SEARCH["web_search"], "result_sequence": "before"},
+    }
+    chunks = stream(ask("Latest news?", tools=[tool]))
+    assert [i for i, _ in _results(chunks)] == [0]
+
+
+def test_web_search_non_stream_and_without_results() -> None:
+    body = respond(ask("Latest news?", tools=[WEB_SEARCH])).body
+    assert body is not None and list(body)[-1] == "web_search" and len(body["web_search"]) == 2
+    quiet = {"type": "web_search", "web_search": {"enable": True}}
+    assert "web_search" not in (respond(ask("Latest news?", tools=[quiet])).body or {})
+    off = {"type": "web_search", "web_search": {"enable": False}}
+    assert "[ref_1]" not in message(ask("Latest news?", tools=[off])).get("content", "")

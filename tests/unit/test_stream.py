@@ -268,11 +268,15 @@ def test_empty_choices_usage_chunk(mode: str) -> None:
 def test_unknown_fields_and_finish_reasons_pass_through(mode: str) -> None:
     frame = (
         b'data: {"id":"r","model":"glm-5","choices":[{"index":0,"finish_reason":"brand_new",'
-        b'"delta":{"role":"assistant","content":"x","audio":{"id":"a"}}}],"web_search":[1]}\n\n'
+        b'"delta":{"role":"assistant","content":"x","audio":{"id":"a"}}}],'
+        b'"content_filter":[{"role":"assistant","level":1}],"web_search":[1]}\n\n'
     )
     chunks, final = run_stream(mode, Server([sse([frame, DONE])]))
     assert final.finish_reason == "brand_new"
-    assert chunks[0].model_extra == {"web_search": [1]}
+    assert chunks[0].model_extra == {"content_filter": [{"role": "assistant", "level": 1}]}
+    assert final.model_extra == {"content_filter": [{"role": "assistant", "level": 1}]}
+    # A web_search of an unexpected shape costs neither the chunk nor the value.
+    assert [r.content for r in final.web_search or ()] == ["1"]
 
 
 def test_think_and_box_markers_moved_out_of_content(mode: str) -> None:

@@ -31,6 +31,7 @@ from .response import (
     ToolCall,
     ToolCallDelta,
     Usage,
+    WebSearchResult,
 )
 
 __all__ = [
@@ -55,4 +56,5 @@ __all__ = [
     "ToolParam",
     "Usage",
     "VideoPart",
+    "WebSearchResult",
 ]

@@ -2,14 +2,56 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 
 class _Wire(BaseModel):
     # extra="allow": unknown fields are kept (and reachable via model_extra), never an error.
     model_config = ConfigDict(extra="allow")
+
+
+def _as_text(value: Any) -> Any:
+    """A result field as text. GLM sends strings ("" when empty); anything else is kept as its
+    JSON text, because a search result of an unexpected shape must not fail the chunk that
+    carries it (that chunk also carries the finish reason and the usage)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _as_results(value: Any) -> Any:
+    """The ``web_search`` value as a list of result objects, whatever its shape: a lone object
+    becomes a list of one, an item that is not an object becomes a result's ``content``."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    return [item if isinstance(item, (dict, BaseModel)) else {"content": item} for item in items]
+
+
+_Text = Annotated[str | None, BeforeValidator(_as_text)]
+
+
+class WebSearchResult(_Wire):
+    """One source the built-in ``web_search`` tool found (API.md 10b): GLM sends all seven
+    fields, ``""`` when empty; ``refer`` (e.g. ``"ref_1"``) is what the answer cites. Every
+    field is optional and unknown ones are kept, as for every wire model."""
+
+    title: _Text = None
+    link: _Text = None
+    content: _Text = None
+    media: _Text = None
+    icon: _Text = None
+    refer: _Text = None
+    publish_date: _Text = None
+
+
+#: The top-level ``web_search`` array of an answer; validation never fails (see _as_results).
+WebSearchResults = Annotated[list[WebSearchResult] | None, BeforeValidator(_as_results)]
 
 
 class PromptTokensDetails(_Wire):
@@ -75,6 +117,9 @@ class ChatCompletionChunk(_Wire):
     model: str | None = None
     choices: list[ChunkChoice] = []
     usage: Usage | None = None
+    #: The built-in web_search tool's results: once per stream, on the final chunk (with the
+    #: finish reason and usage) or on the first one with ``result_sequence: "before"``.
+    web_search: WebSearchResults = None
     #: Present only on an error frame (``{"error": {...}}``), which the stream turns into an
     #: exception; declared so that check costs an attribute read.
     error: Any = None
@@ -114,6 +159,11 @@ class Choice(_Wire):
 class ChatCompletion(_Wire):
     """A whole answer: what ``create()`` returns and what a stream accumulates to.
 
+    Top-level fields this model does not name (``content_filter``, fields GLM adds later) are
+    kept in ``model_extra``, streamed or not; for a stream, a field sent on several chunks
+    keeps the last value that was not null. ``web_search`` holds the built-in search tool's
+    results, typed.
+
     ``malformed_frames`` is ours, not the API's: how many stream frames could not be decoded
     and were skipped (each was logged with its text). Always 0 for ``create()``.
     """
@@ -124,6 +174,7 @@ class ChatCompletion(_Wire):
     request_id: str | None = None
     choices: list[Choice] = []
     usage: Usage | None = None
+    web_search: WebSearchResults = None
     malformed_frames: int = 0
 
     @property
