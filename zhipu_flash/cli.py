@@ -401,7 +401,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    chat = sub.add_parser("chat", help="stream an answer (interactive without a prompt)")
+    chat = sub.add_parser(
+        "chat",
+        help="stream an answer (interactive without a prompt)",
+        description="Stream an answer to the prompt. Without one, an interactive chat: Ctrl-C "
+        "stops the answer being printed, Ctrl-D or /exit ends the chat.",
+    )
     chat.add_argument("prompt", nargs="?")
     chat.add_argument("--model", default="glm-4.7-flash")
     chat.add_argument(
