@@ -6,9 +6,7 @@ import base64
 import io
 import json
 import os
-import pty
 import re
-import select
 import subprocess
 import sys
 import textwrap
@@ -163,6 +161,8 @@ class Terminal:
     """The CLI in a child process on a pseudo-terminal, as a user runs it."""
 
     def __init__(self, script: str, *argv: str) -> None:
+        import pty  # POSIX only, like the terminal behaviour under test
+
         body = textwrap.indent(textwrap.dedent(script).strip(), "    ")
         env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "ZHIPUAI_API_KEY")}
         env["TERM"] = "xterm"
@@ -180,6 +180,8 @@ class Terminal:
         self._seen = 0
 
     def _read(self) -> bytes:
+        import select
+
         # A guard against a hung child, not a measure of speed.
         ready, _, _ = select.select([self.master], [], [], 60)
         if not ready:
@@ -213,6 +215,8 @@ class Terminal:
 
 @pytest.fixture
 def terminals() -> Iterator[list[Terminal]]:
+    if sys.platform == "win32":
+        pytest.skip("pseudo-terminals are POSIX only")
     started: list[Terminal] = []
     yield started
     for terminal in started:
