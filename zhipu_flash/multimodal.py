@@ -153,11 +153,16 @@ def _inline_part(part: Any, base: Path) -> Any:
     else:
         raw_path = text
     path = Path(raw_path)
-    resolved = (path if path.is_absolute() else base / path).resolve()
+    try:
+        resolved = (path if path.is_absolute() else base / path).resolve()
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise InvalidRequestInputError(
+            f"Image path {_shown(text)!r} is not a usable file path: {_reason(exc)}."
+        ) from exc
     if not resolved.is_relative_to(base):
         raise InvalidRequestInputError(
-            f"Image path {_shown(text)!r} is outside the folder inline_local_images may read "
-            f"({str(base)!r}); move the file there or pass it as a pathlib.Path yourself."
+            f"Image path {_shown(text)!r} is outside the folder given to inline_local_images; "
+            "move the file there, or pass it as a pathlib.Path yourself."
         )
     image_url = dict(value) if isinstance(value, Mapping) else {}
     image_url["url"] = _from_path(resolved, shown=raw_path)
@@ -185,6 +190,11 @@ def _b64decode(compact: str) -> bytes | None:
         return None
 
 
+def _reason(exc: Exception) -> str:
+    """Why a file could not be read, without the file name an OSError repeats in full."""
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+
+
 def _shown(text: str) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -201,13 +211,13 @@ def _path_refused(text: str) -> str:
 
 
 def _from_path(path: Path, shown: str | None = None) -> str:
-    name = repr(shown if shown is not None else str(path))
+    name = repr(_shown(shown if shown is not None else str(path)))
     try:
         size = path.stat().st_size
     except FileNotFoundError as exc:
         raise InvalidRequestInputError(f"Image file {name} was not found.") from exc
-    except OSError as exc:
-        raise InvalidRequestInputError(f"Cannot read image file {name}: {exc}.") from exc
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise InvalidRequestInputError(f"Cannot read image file {name}: {_reason(exc)}.") from exc
     if not path.is_file():
         raise InvalidRequestInputError(f"Image file {name} is not a file.")
     if size > MAX_IMAGE_BYTES:

@@ -211,6 +211,11 @@ def test_inline_local_images_refuses_paths_outside_its_root(
         zf.inline_local_images(user("missing.png"), root=root)
     with pytest.raises(zf.InvalidRequestInputError, match="existing folder"):
         zf.inline_local_images(user("a.png"), root=tmp_path / "nowhere")
+    # Whatever the text, the error is one typed, short line.
+    for text in ("a\x00b.png", "x" * 5000):
+        with pytest.raises(zf.InvalidRequestInputError) as info:
+            zf.inline_local_images(user(text), root=root)
+        assert len(str(info.value)) < 300
 
 
 # --- LangChain ------------------------------------------------------------------------------
