@@ -10,7 +10,9 @@ For each notebook this runs it twice, with the kernel's working directory in ``c
    ``zhipu_flash.testing.recorded()`` rewrites ``recordings/<notebook stem>/`` (every file says
    in its ``# SOURCE:`` line that it came from the emulator: wire shapes, not model output);
 2. offline, with no key and no base URL, as CI runs it; these outputs are saved into the
-   notebook, after a check that they hold no absolute path.
+   notebook, after a check that they hold no absolute path. Each cell's printed text is saved
+   as one output per stream (nbclient's ``coalesce_streams``), not one per ``print`` call or
+   streamed token, so the notebooks read well wherever they are rendered.
 
 To record the live API instead, run a notebook with ``ZHIPUAI_API_KEY=... ZHIPU_FLASH_RECORD=1``
 (see cookbook/README.md), then ``python cookbook/record.py --replay-only <stem>``.
@@ -58,13 +60,18 @@ def offline_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def execute(path: Path, env: Mapping[str, str]) -> nbformat.NotebookNode:
-    """Run the notebook top to bottom in a fresh python3 kernel; raise on the first error."""
+    """Run the notebook top to bottom in a fresh python3 kernel; raise on the first error.
+
+    A streamed answer arrives as one stdout message per token; JupyterLab merges them on
+    screen, but saved as they came, nbconvert and GitHub show one token per line. So the
+    outputs are coalesced: one stdout (and one stderr) output per cell."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
         kernel_name="python3",
         timeout=CELL_TIMEOUT,
         record_timing=False,
+        coalesce_streams=True,
         resources={"metadata": {"path": str(COOKBOOK)}},
     )
     client.execute(env=dict(env))

@@ -47,7 +47,7 @@ from ._request import build_chat_request, normalize_tools
 from ._sse import SSEDecoder, SSEEvent
 from ._stream import AsyncStream, ChunkParser, Stream
 from .models import FLASH_MODELS, MODELS, ModelInfo, ToolStreamSupport, get_model_info
-from .multimodal import image_part, image_url_value, video_part
+from .multimodal import image_part, image_url_value, inline_local_images, video_part
 from .types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -114,6 +114,7 @@ __all__ = [
     "get_model_info",
     "image_part",
     "image_url_value",
+    "inline_local_images",
     "normalize_tools",
     "shared_http_client",
     "video_part",

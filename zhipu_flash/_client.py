@@ -113,11 +113,13 @@ class _BaseClient:
         return _noop if self.limit is None else await self.limit.aacquire(model)
 
     def _headers(self, stream: bool) -> dict[str, str]:
-        key = self._key_or_none()
+        # A blank key would go out as "Bearer " (httpx refuses it as an illegal header, which
+        # reads like a network failure): it is a missing key, said before any request.
+        key = (self._key_or_none() or "").strip()
         if not key:
             raise MissingAPIKeyError(
-                "No Zhipu API key: pass api_key=... or set ZHIPUAI_API_KEY (or ZAI_API_KEY). "
-                "Get a key at open.bigmodel.cn or z.ai."
+                "No Zhipu API key (none given, or only whitespace): pass api_key=... or set "
+                "ZHIPUAI_API_KEY (or ZAI_API_KEY). Get a key at open.bigmodel.cn or z.ai."
             )
         return {
             "Authorization": f"Bearer {key}",

@@ -21,10 +21,11 @@ BASE_URL_ENV_VAR = "ZHIPUAI_BASE_URL"
 
 
 def api_key_from_env() -> str | None:
-    """The first non-empty key among :data:`API_KEY_ENV_VARS`, or None. Every layer (clients,
-    adapters, CLI, replay) resolves the key through this one function."""
+    """The first non-blank key among :data:`API_KEY_ENV_VARS` (surrounding whitespace, such as
+    the newline of ``$(cat key.txt)``, removed), or None. Every layer (clients, adapters, CLI,
+    replay) resolves the key through this one function."""
     for name in API_KEY_ENV_VARS:
-        value = os.environ.get(name)
+        value = os.environ.get(name, "").strip()
         if value:
             return value
     return None

@@ -39,9 +39,10 @@ stream
 ============================  ===================================================================
 
 Message normalisation: content parts keep only ``type`` and their payload (the API rejects
-foreign keys such as ``cache_control``), images become URL or bare base64, text-only part
-lists become a string for text models, assistant ``tool_calls`` arguments become JSON
-strings, and ``name`` keys are dropped (not in GLM's schema). A conversation with no user or
+foreign keys such as ``cache_control``), images become URL or bare base64 (a string is
+never read as a local file; a ``pathlib.Path`` or bytes is), text-only part lists become a
+string for text models, assistant ``tool_calls`` arguments become JSON strings, and ``name``
+keys are dropped (not in GLM's schema). A conversation with no user or
 tool message is refused (the API answers 1214).
 """
 
@@ -49,6 +50,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -479,10 +481,16 @@ def _part(part: Any, i: int, j: int, info: ModelInfo, allow_media: bool) -> dict
         )
     value = part.get(kind)
     url = value.get("url") if isinstance(value, Mapping) else value
-    if not isinstance(url, (str, bytes)):
+    # A Path or bytes is a local file the calling code chose; a string is never read from disk
+    # (message text can come from users), see zhipu_flash/multimodal.py.
+    if not isinstance(url, (str, bytes, bytearray, os.PathLike)):
         raise InvalidRequestInputError(f"{where} has no {kind}.url.")
     if kind == "image_url":
-        return {"type": "image_url", "image_url": {"url": image_url_value(url)}}
+        try:
+            image = image_url_value(url)
+        except InvalidRequestInputError as exc:
+            raise InvalidRequestInputError(f"{where}: {exc.message}") from exc
+        return {"type": "image_url", "image_url": {"url": image}}
     if kind == "video_url":
         if info.known and not info.video:
             raise InvalidRequestInputError(f"{info.name} does not take video input.")

@@ -8,23 +8,36 @@
     zhipu-flash chat                                   interactive: one line per turn
     zhipu-flash models                                 the catalog with capabilities
     zhipu-flash demo                                   the README's main job
+    zhipu-flash --version
+
+Interactive chat: Ctrl-C stops the answer being printed and returns to the prompt; Ctrl-D or
+/exit ends the chat; Up and Down recall earlier lines where Python has readline.
+``--image`` takes an http(s) URL or a local file, which is read because you named it.
 
 Exit codes (for scripts): 0 success, 1 other API error, 2 bad usage or input, 3 no key or the
 key was refused, 4 no balance or quota, 5 rate limited after retries, 6 network failure or
-timeout, 130 interrupted. Expected failures print one line, never a traceback.
+timeout, 130 interrupted, 141 output pipe closed. Expected failures print one line, never a
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from . import (
-    FLASH_MODELS,
+    API_KEY_ENV_VARS,
+    BASE_URL_ENV_VAR,
+    DEFAULT_BASE_URL,
     MODELS,
+    ZAI_BASE_URL,
     APIConnectionError,
     AuthenticationError,
     InvalidRequestInputError,
@@ -32,6 +45,7 @@ from . import (
     RateLimitError,
     ZhipuClient,
     ZhipuError,
+    __version__,
     api_key_from_env,
     get_model_info,
     image_part,
@@ -45,6 +59,11 @@ Pieces = Iterator[tuple[str, str]]
 Backend = Callable[[list[dict[str, Any]], argparse.Namespace], Pieces]
 
 DEMO_RECORDING = "glm-4.5_stream_reasoning_usage_cached_nuvin_REPAIRED.sse"
+#: The model and prompt DEMO_RECORDING answers; --offline replays it whatever is asked.
+DEMO_MODEL = "glm-4.5"
+DEMO_PROMPT = "hi"
+#: Typed at the interactive prompt, these end the chat (as Ctrl-D does).
+EXIT_COMMANDS = ("/exit", "/quit")
 
 
 class _Style:
@@ -57,6 +76,34 @@ class _Style:
 
 def _has_key() -> bool:
     return api_key_from_env() is not None
+
+
+def _key_problem() -> str | None:
+    """Why no usable key is configured (None when one is). A blank variable is named: it is a
+    key problem, not the network failure httpx would report for "Bearer "."""
+    if _has_key():
+        return None
+    blank = [name for name in API_KEY_ENV_VARS if name in os.environ]
+    if blank:
+        return (
+            f"{blank[0]} is set but blank: put your API key in it, or add --offline to replay "
+            "a recorded answer."
+        )
+    return (
+        "No API key: set ZHIPUAI_API_KEY (or ZAI_API_KEY), or add --offline to replay a "
+        "recorded answer."
+    )
+
+
+def _where() -> str:
+    """Which server a live run talks to, for banners: a custom base URL is always shown."""
+    base = (os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL).rstrip("/")
+    if base == DEFAULT_BASE_URL:
+        return "the Zhipu API (open.bigmodel.cn)"
+    if base == ZAI_BASE_URL:
+        return "the Z.ai API (api.z.ai)"
+    local = urlsplit(base).hostname in ("127.0.0.1", "localhost", "::1")
+    return f"{base} ({BASE_URL_ENV_VAR}{'; a local server' if local else ''})"
 
 
 def _replay(args: argparse.Namespace) -> Replay | None:
@@ -105,7 +152,7 @@ def _langchain(messages: list[dict[str, Any]], args: argparse.Namespace) -> Piec
     try:
         from langchain_zhipu_flash import ChatZhipuFlash
     except ImportError as exc:
-        raise _UsageError(str(exc)) from exc
+        raise _missing_framework("langchain", exc) from exc
     llm = ChatZhipuFlash(
         model=args.model,
         thinking=args.thinking,
@@ -122,20 +169,16 @@ def _langchain(messages: list[dict[str, Any]], args: argparse.Namespace) -> Piec
 
 def _llama_index(messages: list[dict[str, Any]], args: argparse.Namespace) -> Pieces:
     try:
-        from llama_index.core.llms import ChatMessage
-
         from llama_index_zhipu_flash import ZhipuFlash
     except ImportError as exc:
-        raise _UsageError(str(exc)) from exc
+        raise _missing_framework("llama-index", exc) from exc
     llm = ZhipuFlash(
         model=args.model,
         thinking=args.thinking,
         additional_kwargs=_effort(args),
         **_model_kwargs(args),
     )
-    history = [ChatMessage(role=m["role"], content=_text(m["content"])) for m in messages]
-    if any(isinstance(m["content"], list) for m in messages):
-        raise _UsageError("--image is supported with --via core or --via langchain.")
+    history = [_llama_index_message(m) for m in messages]
     for response in llm.stream_chat(history):
         thinking = response.additional_kwargs.get("thinking_delta")
         if thinking:
@@ -151,77 +194,156 @@ class _UsageError(Exception):
     pass
 
 
-def _text(content: Any) -> str:
-    return content if isinstance(content, str) else ""
+def _missing_framework(via: str, exc: ImportError) -> _UsageError:
+    return _UsageError(
+        f"--via {via} needs a framework that is not installed ({exc}). Install it with: "
+        f"pip install 'zhipu-flash[{via}]'"
+    )
 
 
-def _user_message(prompt: str, images: Sequence[str]) -> dict[str, Any]:
+def _llama_index_message(message: dict[str, Any]) -> Any:
+    """A core message as a LlamaIndex ChatMessage; images become ImageBlocks."""
+    from llama_index.core.llms import ChatMessage, ImageBlock, TextBlock
+
+    content = message["content"]
+    if isinstance(content, str):
+        return ChatMessage(role=message["role"], content=content)
+    blocks: list[Any] = []
+    for part in content:
+        if part["type"] == "text":
+            blocks.append(TextBlock(text=part["text"]))
+            continue
+        url = part["image_url"]["url"]  # from _image(): an http(s) URL or checked bare base64
+        if url.startswith(("http://", "https://")):
+            blocks.append(ImageBlock(url=url))
+        else:
+            blocks.append(ImageBlock(image=base64.b64decode(url)))
+    return ChatMessage(role=message["role"], blocks=blocks)
+
+
+def _image(arg: str) -> dict[str, Any]:
+    """An ``--image`` argument as a content part: a URL as given; anything else is a local
+    file, read because the user named it on the command line (a string in a message never
+    is)."""
+    if arg.startswith(("http://", "https://", "data:")):
+        return dict(image_part(arg))
+    return dict(image_part(Path(arg).expanduser()))
+
+
+def _user_message(prompt: str, images: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if not images:
         return {"role": "user", "content": prompt}
-    parts: list[dict[str, Any]] = [dict(image_part(image)) for image in images]
-    return {"role": "user", "content": [*parts, {"type": "text", "text": prompt}]}
+    return {"role": "user", "content": [*images, {"type": "text", "text": prompt}]}
 
 
-def _render(pieces: Pieces, args: argparse.Namespace, out: TextIO) -> str:
-    """Print reasoning (dimmed, or not at all) apart from the answer; return the answer."""
+def _render(
+    pieces: Pieces, args: argparse.Namespace, out: TextIO, answer: list[str] | None = None
+) -> str:
+    """Print reasoning (dimmed, or not at all) apart from the answer; return the answer.
+
+    ``answer`` collects the answer's pieces as they are printed, so a caller that is
+    interrupted (Ctrl-C) still has what the user saw."""
     style = _Style(out)
     section = ""
-    answer: list[str] = []
-    for kind, text in pieces:
-        if kind == "reasoning":
-            if args.no_reasoning:
-                continue
-            if section != "reasoning":
-                out.write(style.dim + ("" if style.color else "[reasoning] "))
-                section = "reasoning"
-            out.write(text)
-        else:
-            if not answer:
-                text = text.lstrip()
-                if not text:
+    answer = [] if answer is None else answer
+    try:
+        for kind, text in pieces:
+            if kind == "reasoning":
+                if args.no_reasoning:
                     continue
-            if section == "reasoning":
-                out.write(style.reset + "\n\n")
-            section = "answer"
-            answer.append(text)
-            out.write(text)
+                if section != "reasoning":
+                    section = "reasoning"
+                    out.write(style.dim + ("" if style.color else "[reasoning] "))
+                out.write(text)
+            else:
+                if not answer:
+                    text = text.lstrip()
+                    if not text:
+                        continue
+                if section == "reasoning":
+                    out.write(style.reset + "\n\n")
+                section = "answer"
+                answer.append(text)
+                out.write(text)
+            out.flush()
+    finally:
+        # Also on Ctrl-C or an error: close the stream (and its HTTP response) now, and never
+        # leave the terminal dim for the shell prompt and everything after it.
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+        if section == "reasoning":
+            out.write(style.reset)
         out.flush()
-    if section == "reasoning":
-        out.write(style.reset)
     out.write("\n")
     return "".join(answer)
 
 
 def _chat(args: argparse.Namespace, out: TextIO) -> int:
     backend = BACKENDS[args.via]
-    if not args.offline and not _has_key():
-        raise AuthenticationError(
-            "No API key: set ZHIPUAI_API_KEY (or ZAI_API_KEY), or add --offline to replay a "
-            "recorded answer."
-        )
+    images = [_image(arg) for arg in args.image]  # a missing file is named before anything else
+    problem = None if args.offline else _key_problem()
+    if problem:
+        raise AuthenticationError(problem)
     if args.offline:
         print(
-            "OFFLINE REPLAY: answers come from a recorded GLM stream, not the live API.", file=out
+            f"OFFLINE REPLAY: not the live API. The answer is a real {DEMO_MODEL} "
+            f"stream recorded by a third party for the prompt {DEMO_PROMPT!r}, replayed "
+            "whatever you ask; set ZHIPUAI_API_KEY for a live answer.",
+            file=out,
         )
     messages: list[dict[str, Any]] = []
     if args.prompt is not None:
-        messages.append(_user_message(args.prompt, args.image))
+        messages.append(_user_message(args.prompt, images))
         _render(backend(messages, args), args, out)
         return 0
-    print(f"{args.model} via {args.via}; an empty line or Ctrl-D ends the chat.", file=out)
-    images = list(args.image)
+    return _interactive(backend, args, out, images)
+
+
+def _interactive(
+    backend: Backend, args: argparse.Namespace, out: TextIO, images: list[dict[str, Any]]
+) -> int:
+    """One line per turn until Ctrl-D or /exit; Ctrl-C stops only the answer in progress."""
+    _enable_line_editing()
+    where = "" if args.offline else f" at {_where()}"
+    print(
+        f"{args.model} via {args.via}{where}. Ctrl-C stops an answer; Ctrl-D or /exit ends "
+        "the chat.",
+        file=out,
+    )
+    messages: list[dict[str, Any]] = []
     while True:
         try:
             line = input("> ")
         except EOFError:
-            break
+            out.write("\n")  # Ctrl-D leaves the cursor after "> ": the shell prompt needs a line
+            return 0
+        except KeyboardInterrupt:
+            out.write("\n(Ctrl-D or /exit ends the chat)\n")
+            continue
         if not line.strip():
-            break
+            continue
+        if line.strip() in EXIT_COMMANDS:
+            return 0
         messages.append(_user_message(line, images))
+        shown: list[str] = []
+        try:
+            _render(backend(messages, args), args, out, shown)
+        except KeyboardInterrupt:
+            out.write("\n(answer stopped)\n")
+            if not shown:  # nothing to keep: the question is asked again next time, images too
+                messages.pop()
+                continue
         images = []  # an image belongs to the turn it was given with
-        answer = _render(backend(messages, args), args, out)
-        messages.append({"role": "assistant", "content": answer})
-    return 0
+        messages.append({"role": "assistant", "content": "".join(shown)})
+
+
+def _enable_line_editing() -> None:
+    """Line editing and Up/Down history for input(): importing readline (GNU readline or
+    libedit; absent on Windows) is what turns them on."""
+    if sys.stdin.isatty():
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401
 
 
 def _tokens(n: int) -> str:
@@ -255,6 +377,7 @@ def _models(out: TextIO) -> int:
         print(
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out
         )
+    free = [name for name, info in MODELS.items() if info.free]  # the same test as the column
     print(
         "\nthinking: toggle (on/off), forced (always thinks; thinking=False is refused), none."
         "\neffort: the reasoning_effort values a model takes (* its default); others are "
@@ -262,8 +385,8 @@ def _models(out: TextIO) -> int:
         file=out,
     )
     print(
-        f"\nThe free flash models: {', '.join(FLASH_MODELS)}. Unknown names are sent as "
-        "given, with default limits.",
+        f"\nFree of charge: {', '.join(free)}. Unknown names are sent as given, with default "
+        "limits.",
         file=out,
     )
     return 0
@@ -274,17 +397,17 @@ def _demo(out: TextIO) -> int:
     live = _has_key()
     if live:
         print(
-            "LIVE: glm-4.7-flash via the Zhipu API, through the core, LangChain and LlamaIndex.",
+            f"LIVE: glm-4.7-flash via {_where()}, through the core, LangChain and LlamaIndex.",
             file=out,
         )
     else:
         print(
             "OFFLINE REPLAY: no ZHIPUAI_API_KEY or ZAI_API_KEY set, so this replays a real "
-            "glm-4.5 stream recorded by a third party (prompt 'hi'); set a key for a live "
-            "answer.",
+            f"glm-4.5 stream recorded by a third party (prompt {DEMO_PROMPT!r}); set a key for a "
+            "live answer.",
             file=out,
         )
-    prompt = "In one sentence: why is the sky blue?" if live else "hi"
+    prompt = "In one sentence: why is the sky blue?" if live else DEMO_PROMPT
     code = 0
     for via in BACKENDS:
         args = _parser().parse_args(
@@ -293,7 +416,7 @@ def _demo(out: TextIO) -> int:
                 "--via",
                 via,
                 "--model",
-                "glm-4.7-flash" if live else "glm-4.5",
+                "glm-4.7-flash" if live else DEMO_MODEL,
                 *([] if live else ["--offline"]),
                 prompt,
             ]
@@ -314,8 +437,14 @@ def _parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("Exit codes", 1)[1].join(["Exit codes", ""]) if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    chat = sub.add_parser("chat", help="stream an answer (interactive without a prompt)")
+    chat = sub.add_parser(
+        "chat",
+        help="stream an answer (interactive without a prompt)",
+        description="Stream an answer to the prompt. Without one, an interactive chat: Ctrl-C "
+        "stops the answer being printed, Ctrl-D or /exit ends the chat.",
+    )
     chat.add_argument("prompt", nargs="?")
     chat.add_argument("--model", default="glm-4.7-flash")
     chat.add_argument(
@@ -338,7 +467,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="PATH|URL",
-        help="attach an image (repeatable; needs a vision model)",
+        help="attach an image: a URL or a local file (repeatable; needs a vision model)",
     )
     chat.add_argument("--via", choices=list(BACKENDS), default="core")
     chat.add_argument(
@@ -363,6 +492,59 @@ def _exit_code(exc: ZhipuError) -> int:
     return 1
 
 
+#: What Zhipu's business codes mean, in English, and what to do next. The API's own message is
+#: often Chinese only (1211: "模型不存在，请检查模型代码。"). API.md section 7.3 lists the codes.
+_CODE_HINTS: dict[str, str] = {
+    **dict.fromkeys(
+        ("1000", "1001", "1002", "1004"),
+        "The API key was refused. Check ZHIPUAI_API_KEY (or ZAI_API_KEY); keys from "
+        "open.bigmodel.cn and z.ai belong to different accounts, so set ZHIPUAI_BASE_URL to "
+        "the platform that issued yours.",
+    ),
+    "1003": "The API key has expired. Create a new one at open.bigmodel.cn (or z.ai).",
+    **dict.fromkeys(
+        ("1110", "1111", "1112", "1121"),
+        "The account is inactive or locked. Check it in the platform's console.",
+    ),
+    "1113": "The account has no balance or resource package for this model. Top up, or use a "
+    "free model (`zhipu-flash models` marks them).",
+    "1210": "The API refused a parameter of the request. Check --model and the options given.",
+    "1211": "{model} is not a model the API knows. `zhipu-flash models` lists the names.",
+    "1220": "This key has no permission for the API. Check the key's permissions.",
+    "1261": "The conversation is longer than the model's context window. Start a new chat, or "
+    "pick a model with a larger window (`zhipu-flash models`).",
+    **dict.fromkeys(
+        ("1300", "1301"),
+        "The API's content filter blocked the prompt or the answer. Rephrase the prompt.",
+    ),
+    **dict.fromkeys(
+        ("1302", "1303"),
+        "Too many requests at once, or too fast, for this account. Wait a little and retry.",
+    ),
+    "1304": "The daily call limit for this model is reached; it resets tomorrow.",
+    **dict.fromkeys(
+        ("1305", "1312"),
+        "The model is overloaded on Zhipu's side. Retry later, or pick another model "
+        "(`zhipu-flash models`).",
+    ),
+    **dict.fromkeys(
+        ("1308", "1310"),
+        "Your plan's usage limit is reached; the message above says when it resets.",
+    ),
+    "1309": "Your Coding Plan has expired. Renew it, or use a key with pay-as-you-go balance.",
+    "1311": "Your plan does not include this model. Pick another (`zhipu-flash models`).",
+}
+
+
+def _hint(exc: ZhipuError, args: argparse.Namespace) -> str | None:
+    """An English explanation and the next step for a known business code."""
+    hint = _CODE_HINTS.get(exc.code or "")
+    if hint is None:
+        return None
+    model = getattr(args, "model", None)
+    return hint.replace("{model}", repr(model) if model else "The model")
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = out or sys.stdout
     args = _parser().parse_args(argv)
@@ -382,6 +564,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return _chat(args, stream)
     except ZhipuError as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
+        hint = _hint(exc, args)
+        if hint:
+            print(f"hint: {hint}", file=sys.stderr)
         return _exit_code(exc)
     except _UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -389,6 +574,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left (`zhipu-flash models | head -3`): stop quietly, as Unix tools do, and
+        # point stdout at devnull so the interpreter's final flush cannot fail again.
+        if stream is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the signal
 
 
 if __name__ == "__main__":

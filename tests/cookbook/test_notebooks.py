@@ -81,6 +81,11 @@ def test_committed_outputs_come_from_a_clean_replay(path: Path) -> None:
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     assert all(cell.get("execution_count") for cell in code), "run it with cookbook/record.py"
     check_clean(nb)
+    # Streamed text is saved merged: one stdout output per cell, not one per token (which
+    # nbconvert, nbviewer and GitHub render one token per line).
+    for cell in code:
+        names = [o["name"] for o in cell.get("outputs", []) if o["output_type"] == "stream"]
+        assert len(names) == len(set(names)), f"cell {cell.get('id')}: {len(names)} streams"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -88,7 +88,7 @@ def decide(messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, json_
         return Turn(
             reasoning=f"The user sent {_count(len(images), 'image')}. {_said(prompt)} I will "
             "describe what I see in a sentence or two.",
-            content=_describe_images(images),
+            content=_describe_images(images, prompt),
         )
     return _answer_text(prompt)
 
@@ -330,7 +330,7 @@ def _answer_text(prompt: str) -> Turn:
         return Turn(
             f"{said} I need to write {_count(count, 'haiku')}, each with three lines of "
             "five, seven and five syllables, and nothing else.",
-            _prompt.haikus(count),
+            _prompt.haikus(count, prompt),
         )
     if "joke" in lowered:
         setup, punchline = _prompt.joke(prompt)
@@ -464,19 +464,41 @@ def _image_urls(content: Any) -> list[str]:
     ]
 
 
-def _describe_images(urls: list[str]) -> str:
-    """One sentence per image. The emulator cannot see pictures, so it reports what the bytes
-    say (format and size) or the file name of a URL."""
-    sentences = [
-        f"{'The image' if len(urls) == 1 else f'Image {n}'} shows {_what_image(url)}."
-        for n, url in enumerate(urls, 1)
-    ]
+def _describe_images(urls: list[str], prompt: str) -> str:
+    """One sentence per image. The emulator cannot see pictures: it describes the ones it was
+    told about (``_prompt.known_image``), names what a URL's file name says, and otherwise
+    reports what the bytes say (format and size)."""
+    colours = any(word in prompt.lower() for word in ("colour", "color")) or "颜色" in prompt
+    sentences = []
+    for n, url in enumerate(urls, 1):
+        subject = "The image" if len(urls) == 1 else f"Image {n}"
+        known = _known_image(url)
+        if known is not None and colours:
+            sentences.append(f"{subject} shows {known.colours}.")
+        elif known is not None:
+            sentences.append(f"{subject} is {known.description}.")
+        else:
+            sentences.append(f"{subject} shows {_what_image(url)}.")
     return " ".join(sentences)
+
+
+def _known_image(url: str) -> _prompt.KnownImage | None:
+    if url.startswith(("http://", "https://")):
+        return None
+    try:
+        raw = base64.b64decode(url, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return _prompt.known_image(raw)
 
 
 def _what_image(url: str) -> str:
     if url.startswith(("http://", "https://")):
-        name = url.rstrip("/").rsplit("/", 1)[-1] or url
+        name = url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or url
+        # "Camponotus_flavomarginatus_ant.jpg": a file name made of words says what it shows.
+        words = [w for w in re.split(r"[-_+.\s]+|%20", name.rsplit(".", 1)[0]) if w]
+        if words and all(w.isalpha() for w in words):
+            return "a " + " ".join(words)
         return f"the picture {name}"
     try:
         head = base64.b64decode(url[:64] + "=" * (-len(url[:64]) % 4), validate=False)

@@ -6,8 +6,10 @@ answers plausible and stable, never clever.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 # One "token" of output: a run of ASCII letters, up to three digits, two CJK characters, or
@@ -130,6 +132,16 @@ _JOKES: tuple[tuple[tuple[str, ...], str, str], ...] = (
         "Why did the dog sit in the shade?",
         "Because it didn't want to be a hot dog!",
     ),
+    (
+        ("panda", "熊猫"),
+        "Why do pandas like old movies?",
+        "Because they're in black and white!",
+    ),
+    (
+        ("tea", "茶"),
+        "Why did the green tea stay so calm on a busy day?",
+        "It had learned to let things steep.",
+    ),
 )
 _DEFAULT_JOKE = ("Why don't scientists trust atoms?", "Because they make up everything!")
 
@@ -143,16 +155,59 @@ def joke(text: str) -> tuple[str, str]:
     return _DEFAULT_JOKE
 
 
-_HAIKUS = (
-    "Morning light spills in\nA cat stretches on the sill\nThe day begins slow",
-    "Autumn leaves drifting\nThe river carries them home\nQuiet evening falls",
-    "Snow on the mountain\nA single crow calls and leaves\nSilence fills the pines",
+# Each haiku with the words of a prompt it suits; a prompt naming none gets them in order.
+_HAIKUS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        ("cat", "kitten", "morning"),
+        "Morning light spills in\nA cat stretches on the sill\nThe day begins slow",
+    ),
+    (
+        ("yangtze", "长江"),
+        "Yangtze, wide and brown\nBoats drift past misty gorges\nOn to the far sea",
+    ),
+    (
+        ("river", "autumn", "leaves", "河"),
+        "Autumn leaves drifting\nThe river carries them home\nQuiet evening falls",
+    ),
+    (
+        ("snow", "mountain", "winter", "crow"),
+        "Snow on the mountain\nA single crow calls and leaves\nSilence fills the pines",
+    ),
 )
 
 
-def haikus(count: int) -> str:
-    """``count`` haikus (1 to 3), separated by a blank line."""
-    return "\n\n".join(_HAIKUS[: max(1, min(count, len(_HAIKUS)))])
+def haikus(count: int, prompt: str = "") -> str:
+    """``count`` haikus (1 to 4), separated by a blank line: those whose subject the prompt
+    names first."""
+    lowered = prompt.lower()
+    ranked = sorted(_HAIKUS, key=lambda item: not any(key in lowered for key in item[0]))
+    return "\n\n".join(text for _, text in ranked[: max(1, min(count, len(ranked)))])
+
+
+@dataclass(frozen=True)
+class KnownImage:
+    """A picture the emulator has been told about: what a person sees in it."""
+
+    description: str
+    colours: str
+
+
+# The emulator cannot see, so pictures it should describe are listed here by the SHA-256 of
+# their bytes, with a description written by a person who looked at them.
+_KNOWN_IMAGES = {
+    # tests/fixtures/picture.png = cookbook/assets/picture.png, a 96 x 64 drawing.
+    "ba3752431a9043d9bd756154ce870aa405bb0d70838a866d86632814a7c859b0": KnownImage(
+        description="a simple drawing of a sunset: a yellow sun sinks behind a dark green "
+        "field under a sky that fades from blue to pink",
+        colours="a blue sky fading to pink at the horizon, a bright yellow sun and dark "
+        "green ground",
+    ),
+}
+
+
+def known_image(raw: bytes) -> KnownImage | None:
+    """What a person saw in this picture, if the emulator was told."""
+    return _KNOWN_IMAGES.get(hashlib.sha256(raw).hexdigest())
 
 
 def story(subject: str) -> str:

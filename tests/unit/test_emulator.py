@@ -7,6 +7,7 @@ the repeated finish on tool-call turns, reasoning before content, the error bodi
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import PICTURE
 from tests.emulator._prompt import pieces
 from tests.emulator.logic import (
     EmulatedResponse,
@@ -520,6 +522,55 @@ def test_vision_model_describes_a_bare_base64_image() -> None:
     answer = message(image_request("glm-4.6v-flash", part))
     assert answer["content"] == "The image shows a PNG picture of 64 by 48 pixels."
     assert answer["reasoning_content"]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("Describe this drawing.", "The image is a simple drawing of a sunset: a yellow sun"),
+        ("What colours do you see?", "The image shows a blue sky fading to pink"),
+    ],
+)
+def test_a_picture_it_was_told_about_is_described(prompt: str, expected: str) -> None:
+    # The cookbook's picture (= tests/fixtures/picture.png); the emulator cannot see, so its
+    # description was written down by a person.
+    picture = base64.b64encode(PICTURE.read_bytes()).decode()
+    body = {
+        "model": "glm-4.6v-flash",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": {"url": picture}},
+                    {"type": "text", "text": prompt},
+                ],
+            }
+        ],
+    }
+    assert message(body)["content"].startswith(expected)
+
+
+def test_an_image_url_is_described_by_its_file_name() -> None:
+    url = "https://upload.wikimedia.org/wikipedia/commons/a/a7/Camponotus_flavomarginatus_ant.jpg"
+    part = {"type": "image_url", "image_url": {"url": url}}
+    answer = message(image_request("glm-4.6v-flash", part))["content"]
+    assert answer == "The image shows a Camponotus flavomarginatus ant."
+    part = {"type": "image_url", "image_url": {"url": "https://example.com/IMG_2041.jpg"}}
+    answer = message(image_request("glm-4.6v-flash", part))["content"]
+    assert answer == "The image shows the picture IMG_2041.jpg."
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("Write a haiku about the Yangtze river.", "Yangtze, wide and brown\n"),
+        ("Write a haiku about a cat.", "Morning light spills in\nA cat"),
+        ("Tell me a joke about pandas.", "Why do pandas like old movies?"),
+        ("Tell me a joke about green tea.", "Why did the green tea"),
+    ],
+)
+def test_haikus_and_jokes_are_about_what_was_asked(prompt: str, expected: str) -> None:
+    assert message(ask(prompt, model="glm-4-flash-250414"))["content"].startswith(expected)
 
 
 def test_thinking_is_ignored_by_a_model_without_reasoning() -> None:

@@ -375,7 +375,7 @@ def test_images_become_url_or_bare_base64() -> None:
             "image_url": {"url": "https://example.com/cat.png", "detail": "high"},
         },
         {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_B64}"}},
-        {"type": "image_url", "image_url": str(PICTURE)},
+        {"type": "image_url", "image_url": PICTURE},  # a Path: read on purpose
         {"type": "video_url", "video_url": {"url": "https://example.com/clip.mp4"}},
     ]
     sent = build("glm-4.6v-flash", messages=[{"role": "user", "content": content}])["messages"][0][
