@@ -8,14 +8,15 @@ separately.
 
     with running_emulator() as base_url:   # "http://127.0.0.1:<port>/api/paas/v4"
         ...
-    with serving_emulator(hold=2) as server:   # the server object: base_url, what it got
+    with serving_emulator(hold=3) as server:   # the server object: base_url, what it got
         ...
         server.bodies("chat/completions"), server.peak_in_flight
 
-The server keeps every request it received (path and JSON body) so tests can check what a
-client sent, and counts the requests it is answering at once. ``hold=N`` makes each request
-wait until N are being answered (or a few seconds passed) before its answer goes out, so a
-test can see whether a client ever has more than N in flight without timing anything. A
+The server keeps every request it received (path, JSON body, Authorization header) so tests
+can check what a client sent, and counts the requests it is answering at once
+(``peak_in_flight``). ``hold=N`` makes each request wait until N are being answered, or
+``hold_timeout`` seconds passed, before its answer goes out: requests pile up, so a client
+that would ever have N in flight is caught doing it (a wait, never a timed assertion). A
 request stops counting just before the last bytes of its answer are written: the client
 cannot finish it (and start another in its place) any earlier, so the count never runs ahead
 of the client's own.
@@ -61,8 +62,6 @@ BASE_PATH = "/api/paas/v4"
 _PREFIXES = (BASE_PATH, "/api/coding/paas/v4")
 _CHAT = frozenset(f"{prefix}/chat/completions" for prefix in _PREFIXES)
 _TOKENIZER = frozenset(f"{prefix}/tokenizer" for prefix in _PREFIXES)
-# A held request goes out after this many seconds even if fewer than ``hold`` arrived.
-_HOLD_TIMEOUT = 5.0
 # Idle kept-alive connections are dropped after this many seconds.
 _IDLE_TIMEOUT = 60.0
 # Request bodies above this size are refused (a real request with images stays far below).
@@ -71,10 +70,12 @@ _MAX_BODY = 64 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Received:
-    """One request as the server read it: its path and its JSON body (None if not JSON)."""
+    """One request as the server read it: its path, its JSON body (None if not JSON) and its
+    Authorization header (so tests can check which key went where)."""
 
     path: str
     body: Any
+    authorization: str | None = None
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -84,9 +85,17 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = False  # handler threads are joined by server_close()
     block_on_close = True
 
-    def __init__(self, address: tuple[str, int], *, verbose: bool = False, hold: int = 1) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        *,
+        verbose: bool = False,
+        hold: int = 1,
+        hold_timeout: float = 0.3,
+    ) -> None:
         self.verbose = verbose
         self.hold = hold
+        self.hold_timeout = hold_timeout
         self.received: list[Received] = []
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -104,13 +113,13 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         with self._flight:
             return [r.body for r in self.received if r.path.endswith("/" + endpoint)]
 
-    def _record(self, path: str, raw: bytes) -> None:
+    def _record(self, path: str, raw: bytes, authorization: str | None) -> None:
         try:
             body = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             body = None
         with self._flight:
-            self.received.append(Received(path, body))
+            self.received.append(Received(path, body, authorization))
 
     def _begin(self) -> None:
         with self._flight:
@@ -118,7 +127,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             self._flight.notify_all()
             if self.hold > 1:
-                self._flight.wait_for(lambda: self.in_flight >= self.hold, _HOLD_TIMEOUT)
+                self._flight.wait_for(lambda: self.in_flight >= self.hold, self.hold_timeout)
 
     def _end(self) -> None:
         with self._flight:
@@ -162,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(error_response(400, "1210", "The request body could not be read."))
             return
         path = urlsplit(self.path).path.rstrip("/")
-        self.server._record(path, body)
+        self.server._record(path, body, self.headers.get("Authorization"))
         if path not in _CHAT and path not in _TOKENIZER:
             self._send(error_response(404, "1222", "The API does not exist."))
             return
@@ -249,10 +258,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def make_server(
-    host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False, hold: int = 1
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    verbose: bool = False,
+    hold: int = 1,
+    hold_timeout: float = 0.3,
 ) -> EmulatorHTTPServer:
     """A bound, not yet serving, emulator server (``port=0`` picks a free port)."""
-    return EmulatorHTTPServer((host, port), verbose=verbose, hold=hold)
+    return EmulatorHTTPServer((host, port), verbose=verbose, hold=hold, hold_timeout=hold_timeout)
 
 
 def base_url_of(server: EmulatorHTTPServer) -> str:
@@ -271,11 +285,11 @@ def running_emulator(port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
 
 @contextmanager
 def serving_emulator(
-    port: int = 0, host: str = "127.0.0.1", *, hold: int = 1
+    port: int = 0, host: str = "127.0.0.1", *, hold: int = 1, hold_timeout: float = 0.3
 ) -> Iterator[EmulatorHTTPServer]:
     """:func:`running_emulator`, yielding the server itself (its ``base_url``, the requests
     it received, its in-flight counts); ``hold`` as the module docstring says."""
-    server = make_server(host, port, hold=hold)
+    server = make_server(host, port, hold=hold, hold_timeout=hold_timeout)
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.05},
