@@ -673,6 +673,16 @@ class ChatZhipuFlash(BaseChatModel):
         yield final
         call.check_answer(completion)
 
+    def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None], /) -> dict[str, Any]:
+        # generate()/batch over several prompts: LLMResult.llm_output sums their token usage
+        # (callbacks that read llm_output["token_usage"] see every request), as ChatOpenAI's.
+        usage: dict[str, Any] = {}
+        names = [o["model_name"] for o in llm_outputs if o and o.get("model_name")]
+        for output in llm_outputs:
+            if output and isinstance(output.get("token_usage"), dict):
+                usage = _add_usage(usage, output["token_usage"])
+        return {"token_usage": usage, "model_name": names[0] if names else self.model_name}
+
     # -- token counting ---------------------------------------------------------------------
 
     def get_num_tokens(self, text: str) -> int:
@@ -844,6 +854,17 @@ class _Call:
         # A turn that calls tools is not the final answer (an agent's loop goes on).
         if self.schema is not None and not completion.tool_calls:
             parse_answer(completion.content, self.schema, completion.finish_reason)
+
+
+def _add_usage(total: dict[str, Any], more: Mapping[str, Any]) -> dict[str, Any]:
+    """GLM usage dicts added up, nested details included (None counts as nothing)."""
+    out = dict(total)
+    for key, value in more.items():
+        if isinstance(value, Mapping):
+            out[key] = _add_usage(out.get(key) or {}, value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out[key] = out.get(key, 0) + value
+    return out
 
 
 def _accepted_names(cls: type[BaseModel]) -> frozenset[str]:
