@@ -15,6 +15,7 @@ import copy
 import gc
 import json
 import pickle
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -228,15 +229,22 @@ def test_agent_stream_modes_messages_and_updates(emulator: EmulatorHTTPServer, m
     assert [next(iter(u)) for u in updates] == ["model", "tools", "model"]
     assert kinds(updates[1]["tools"]["messages"]) == ["ToolMessage"]
     messages = collect("messages")
-    model_chunks = [m for m, meta in messages if meta["langgraph_node"] == "model"]
-    assert all(isinstance(m, AIMessageChunk) for m in model_chunks)
-    reasoning = "".join(m.additional_kwargs.get("reasoning_content", "") for m in model_chunks)
-    assert "get_weather" in reasoning  # the first turn's reasoning, token by token
-    assert any(c.get("name") == "get_weather" for m in model_chunks for c in m.tool_call_chunks)
-    text = "".join(m.text for m in model_chunks)
-    assert "23 degrees" in text
-    # With a streaming consumer the model streams: every request asked for SSE.
-    assert [b.get("stream") for b in chats(emulator)] == [None, None, True, True]
+    from_model = [m for m, meta in messages if meta["langgraph_node"] == "model"]
+    reasoning = "".join(m.additional_kwargs.get("reasoning_content", "") for m in from_model)
+    assert "get_weather" in reasoning  # the first turn's reasoning
+    assert "23 degrees" in "".join(m.text for m in from_model)
+    sent = [b.get("stream") for b in chats(emulator)]
+    if mode == "async" and sys.version_info < (3, 11):
+        # Before 3.11 asyncio cannot hand a task the caller's context, so LangGraph cannot
+        # attach its streaming handler to the model call create_agent makes: "messages" mode
+        # then gets each node's whole message, and the model is not asked to stream.
+        assert all(type(m) is AIMessage for m in from_model)
+        assert sent == [None] * 4
+        return
+    assert all(isinstance(m, AIMessageChunk) for m in from_model)  # token by token
+    assert any(c.get("name") == "get_weather" for m in from_model for c in m.tool_call_chunks)
+    # With a streaming consumer the model streams: those requests asked for SSE.
+    assert sent == [None, None, True, True]
 
 
 def test_agent_with_a_checkpointer_across_two_turns(emulator: EmulatorHTTPServer) -> None:
@@ -522,13 +530,17 @@ def test_usage_callbacks_add_up_every_request(emulator: EmulatorHTTPServer, mode
     agent = create_agent(glm(emulator), [get_weather])
     state = {"messages": [HumanMessage(ASK)]}
     if mode == "sync":
-        with get_usage_metadata_callback() as callback:
-            result = agent.invoke(state)
-        usage = callback.usage_metadata
-    else:
         handler = UsageMetadataCallbackHandler()
-        result = asyncio.run(agent.ainvoke(state, {"callbacks": [handler]}))
+        result = agent.invoke(state, {"callbacks": [handler]})
         usage = handler.usage_metadata
+    else:
+        # The context manager, not config callbacks: before Python 3.11 LangGraph cannot pass
+        # a run's config into the model call create_agent makes in a task (see above).
+        async def go() -> tuple[dict[str, Any], dict[str, Any]]:
+            with get_usage_metadata_callback() as callback:
+                return await agent.ainvoke(state), dict(callback.usage_metadata)
+
+        result, usage = asyncio.run(go())
     answers = [m for m in result["messages"] if isinstance(m, AIMessage)]
     total_in = sum(m.usage_metadata["input_tokens"] for m in answers if m.usage_metadata)
     total_out = sum(m.usage_metadata["output_tokens"] for m in answers if m.usage_metadata)
