@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -867,6 +868,7 @@ def _add_usage(total: dict[str, Any], more: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
+@functools.cache
 def _accepted_names(cls: type[BaseModel]) -> frozenset[str]:
     names = set(cls.model_fields)
     for field in cls.model_fields.values():
