@@ -2,12 +2,12 @@
 
 Nothing here does I/O. Requests: :func:`messages_to_dicts` turns LangChain messages (with
 OpenAI, LangChain v1 and Anthropic content blocks) into GLM wire dicts, which the core then
-checks and normalises (bare base64 images, foreign keys stripped, reasoning dropped unless
-``clear_thinking=False``). Responses: :func:`completion_to_message` for ``create()``, and
-:class:`ChunkConverter` for streams, which yields exactly one final chunk carrying usage,
-``finish_reason``, ``model_name`` and the built-in search's ``web_search`` results, so
-LangChain's concatenating merge never doubles them (GLM repeats ``finish_reason`` on tool-call
-turns).
+checks and normalises (bare base64 images, foreign keys stripped, reasoning kept for the
+current turn's tool loop and, with ``clear_thinking=False``, for earlier turns).
+Responses: :func:`completion_to_message` for ``create()``, and :class:`ChunkConverter` for
+streams, which yields exactly one final chunk carrying usage, ``finish_reason``,
+``model_name`` and the built-in search's ``web_search`` results, so LangChain's concatenating
+merge never doubles them (GLM repeats ``finish_reason`` on tool-call turns).
 """
 
 from __future__ import annotations
@@ -133,7 +133,8 @@ def _assistant(message: AIMessage) -> dict[str, Any]:
         out["tool_calls"] = calls
     reasoning = _reasoning_of(message)
     if reasoning:
-        # The core sends it only with clear_thinking=False (preserved thinking).
+        # Always handed over; the core decides: the current turn's tool loop gets it back
+        # (interleaved thinking), earlier turns only with clear_thinking=False.
         out["reasoning_content"] = reasoning
     return out
 
@@ -276,6 +277,9 @@ def usage_to_metadata(usage: zf.Usage | None) -> UsageMetadata | None:
 
 
 def _final_metadata(completion: zf.ChatCompletion) -> dict[str, Any]:
+    """``response_metadata`` of a whole answer: what ChatOpenAI gives for the same GLM body
+    (``finish_reason``, ``model_name``, ``id``, ``token_usage`` as GLM sent it), with our
+    ``model_provider``. Streams carry it once, on the last chunk."""
     metadata: dict[str, Any] = {"model_provider": PROVIDER}
     if completion.finish_reason is not None:
         metadata["finish_reason"] = completion.finish_reason
@@ -285,6 +289,10 @@ def _final_metadata(completion: zf.ChatCompletion) -> dict[str, Any]:
         # Plain dicts (JSON values only in metadata). In a stream this rides on the one final
         # chunk: LangChain appends lists when it merges chunks, so a second copy would double.
         metadata["web_search"] = [r.model_dump(exclude_none=True) for r in completion.web_search]
+    if completion.id:
+        metadata["id"] = completion.id
+    if completion.usage is not None:
+        metadata["token_usage"] = completion.usage.model_dump(exclude_none=True)
     return metadata
 
 
@@ -333,9 +341,14 @@ def completion_to_message(completion: zf.ChatCompletion) -> AIMessage:
 def completion_to_result(completion: zf.ChatCompletion) -> ChatResult:
     message = completion_to_message(completion)
     info = {k: v for k, v in message.response_metadata.items() if k != "model_provider"}
+    llm_output: dict[str, Any] = {"model_name": completion.model}
+    if "token_usage" in info:
+        llm_output["token_usage"] = info["token_usage"]
+    if completion.id:
+        llm_output["id"] = completion.id
     return ChatResult(
         generations=[ChatGeneration(message=message, generation_info=info or None)],
-        llm_output={"model_name": completion.model},
+        llm_output=llm_output,
     )
 
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import difflib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, Literal
+from types import TracebackType
+from typing import Any, Literal, cast
 
 import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.language_models.model_profile import ModelProfile
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.output_parsers import (
     JsonOutputKeyToolsParser,
     JsonOutputParser,
@@ -25,17 +29,32 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+from typing_extensions import Self
 
 import zhipu_flash as zf
+from zhipu_flash.model_clients import ClientSettings, ModelClients
+from zhipu_flash.types.request import ChatParams
 
 from ._convert import (
     PROVIDER,
     ChunkConverter,
     completion_to_result,
+    message_to_dict,
     messages_to_dicts,
 )
 from ._errors import translate_errors
+from ._structured import SCHEMA_KWARG, parse_answer, split_response_format, with_schema_prompt
+from ._tokens import estimate_messages, estimate_text
 
 __all__ = ["ChatZhipuFlash"]
 
@@ -43,8 +62,25 @@ logger = logging.getLogger("langchain_zhipu_flash")
 
 # Keyword arguments LangChain (or agents built on it) pass that GLM has no field for.
 _IGNORED_KWARGS = frozenset({"stream", "parallel_tool_calls", "strict", "stream_options"})
-_SCHEMA_KWARG = "structured_output_schema"
 _StructuredMethod = Literal["json_mode", "json_schema", "function_calling"]
+#: Every request parameter the core's create()/stream() take; model_kwargs may hold only these.
+REQUEST_PARAMETERS = frozenset(ChatParams.__required_keys__ | ChatParams.__optional_keys__)
+# The fields that are request parameters, sent (when set) with every call.
+_PARAMETER_FIELDS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "stop",
+    "do_sample",
+    "thinking",
+    "clear_thinking",
+    "reasoning_effort",
+    "tool_stream",
+    "response_format",
+    "user_id",
+    "request_id",
+    "extra_body",
+)
 
 
 class ChatZhipuFlash(BaseChatModel):
@@ -75,13 +111,29 @@ class ChatZhipuFlash(BaseChatModel):
             Maximum number of tokens to generate.
         stop: list[str] | None
             One stop sequence (GLM takes at most one).
+        do_sample: bool | None
+            ``False`` for greedy decoding (``temperature``/``top_p`` are then ignored).
         thinking: bool | dict | None
             ``True``/``False`` switch reasoning on or off; ``None`` keeps the model default.
         clear_thinking: bool | None
-            ``False`` turns on preserved thinking: earlier reasoning in the history is sent
-            back to the model.
+            ``False`` turns on preserved thinking: earlier turns' reasoning is sent back.
+        reasoning_effort: str | None
+            Sent as given (GLM-5.2 and later take it).
         tool_stream: bool | None
             Stream tool-call arguments as they are generated.
+        response_format: dict | None
+            ``{"type": "json_object"}`` (JSON mode), or a ``json_schema`` format (see
+            Structured output).
+        user_id: str | None
+            Your end user's id (6 to 128 characters).
+        request_id: str | None
+            Sent on every call; GLM refuses a reused id (1231), so pass it per call instead:
+            ``model.invoke(..., request_id=...)``.
+        model_kwargs / extra_body: dict
+            More core parameters by name / raw API fields merged last into the body.
+
+        Every argument must be one of these (or a client param below, or a ``BaseChatModel``
+        field): an unknown name is refused with the nearest valid one, never dropped.
 
     Key init args — client params:
         api_key: SecretStr | None
@@ -92,6 +144,12 @@ class ChatZhipuFlash(BaseChatModel):
             Request timeout; default 10 s connect, 300 s read.
         max_retries: int
             Retries before the first chunk for retryable failures (default 2).
+        max_concurrency: int | None
+            At most this many requests per model in flight from this model object and its
+            copies (invoke, stream, batch, agents; threads and event loops); the rest wait
+            their turn instead of meeting GLM's per-account limit (1302).
+        exact_token_count: bool
+            Count tokens with GLM's tokenizer endpoint instead of the offline estimate.
         http_client / http_async_client: httpx.Client / httpx.AsyncClient
             Your own pooled clients (proxies, limits, test transports).
 
@@ -136,7 +194,10 @@ class ChatZhipuFlash(BaseChatModel):
 
 
         asyncio.run(main())
+        asyncio.run(main())  # a new event loop: the model makes a client for it
         ```
+
+        Each event loop gets its own HTTP client, closed when that loop shuts down.
 
     Tool calling:
         ```python
@@ -183,8 +244,10 @@ class ChatZhipuFlash(BaseChatModel):
         print([block["type"] for block in message.content_blocks])  # ['reasoning', 'text']
         ```
 
-        With ``clear_thinking=False`` the reasoning of earlier ``AIMessage`` objects in the
-        history is sent back (GLM's preserved thinking); otherwise it never is.
+        Reasoning goes back to the model as GLM's thinking guide asks: inside the current
+        turn's tool loop (the ``AIMessage`` objects after the last ``HumanMessage``) each
+        message's reasoning is sent with the tool results (interleaved thinking); earlier
+        turns' reasoning only with ``clear_thinking=False`` (preserved thinking).
 
     Structured output:
         ```python
@@ -198,7 +261,20 @@ class ChatZhipuFlash(BaseChatModel):
 
         structured = model.with_structured_output(Joke)  # JSON mode + schema prompt
         print(structured.invoke("Tell me a joke about cats."))
+
+        from langchain.agents import create_agent
+
+        agent = create_agent(model, tools=[], response_format=Joke)
+        print(agent.invoke({"messages": [("user", "A joke about cats")]})["structured_response"])
         ```
+
+        GLM has JSON mode but no ``json_schema`` format and cannot force a tool call. So a
+        ``json_schema`` ``response_format`` (what ``create_agent`` binds) is sent as JSON mode
+        with the schema in the system prompt (the prompt alone on vision models, whose
+        requests take no ``response_format``), and the answer is checked against the schema:
+        one that does not match raises ``OutputParserException`` carrying the text. The
+        profile's ``structured_output`` is ``True`` in that sense, so ``create_agent`` takes
+        this route rather than a tool it cannot force.
 
     Token usage:
         ```python
@@ -207,12 +283,28 @@ class ChatZhipuFlash(BaseChatModel):
         # {'input_tokens': 6, 'output_tokens': 30, 'total_tokens': 36, ...}
         ```
 
+    Token counting:
+        ``get_num_tokens`` and ``get_num_tokens_from_messages`` (and so
+        ``trim_messages(token_counter=model)``) estimate offline: a CJK-aware count
+        calibrated on real GLM captures, within about ±12% on those and looser elsewhere.
+        ``exact_token_count=True`` asks GLM's tokenizer endpoint instead (one request per
+        count).
+
     Response metadata:
         ```python
         message = model.invoke("Hello")
         print(message.response_metadata)
-        # {'model_provider': 'zhipuai', 'finish_reason': 'stop', 'model_name': 'glm-4.7-flash'}
+        # {'model_provider': 'zhipuai', 'finish_reason': 'stop', 'model_name': 'glm-4.7-flash',
+        #  'id': '2026...', 'token_usage': {...}}
         ```
+
+    Copies, serialization and closing:
+        ``model_copy(update=...)`` takes effect at the next call (new key, URL, timeout or
+        retries mean new clients), copies and pickles carry no clients, and
+        ``dumps``/``loads`` round-trip without the key (it is read from ``ZHIPUAI_API_KEY``;
+        load with ``valid_namespaces=["langchain_zhipu_flash"]``,
+        ``allowed_objects=[ChatZhipuFlash]``). ``close()``/``aclose()`` or ``with`` /
+        ``async with`` release the HTTP clients; injected clients stay open.
     """
 
     model_name: str = Field(default="glm-4.7-flash", alias="model")
@@ -231,28 +323,66 @@ class ChatZhipuFlash(BaseChatModel):
     """Maximum tokens to generate; None keeps the model's own default."""
     stop: list[str] | None = None
     """Stop sequence (GLM accepts one); an empty list sends none."""
+    do_sample: bool | None = None
+    """False for greedy decoding; None keeps the model's default (True)."""
     thinking: bool | dict[str, Any] | None = None
     """Reasoning switch: True, False, a raw ``{"type": ...}`` dict, or None (model default)."""
     clear_thinking: bool | None = None
-    """False sends earlier reasoning back (preserved thinking); None/True never do."""
+    """False sends earlier turns' reasoning back too (preserved thinking)."""
+    reasoning_effort: str | None = None
+    """Reasoning effort, sent as given (GLM-5.2 and later)."""
     tool_stream: bool | None = None
     """Stream tool-call arguments incrementally (needs streaming)."""
+    response_format: str | dict[str, Any] | None = None
+    """``{"type": "json_object"}``, ``{"type": "text"}`` or a ``json_schema`` format."""
+    user_id: str | None = None
+    """The end user's id (6 to 128 characters)."""
+    request_id: str | None = None
+    """A request id sent on every call (GLM refuses a reused one: prefer a per-call kwarg)."""
     timeout: float | httpx.Timeout | None = Field(default=None, alias="request_timeout")
     """Request timeout in seconds (or an ``httpx.Timeout``)."""
-    max_retries: int = 2
+    max_retries: int = Field(default=2, ge=0)
     """Retries before the first chunk for retryable failures."""
+    max_concurrency: int | None = Field(default=None, ge=1)
+    """At most this many requests per model in flight; None: no cap."""
     streaming: bool = False
     """Whether ``invoke`` streams internally (and fires token callbacks)."""
+    exact_token_count: bool = False
+    """Count tokens with GLM's tokenizer endpoint (a request per count) instead of offline."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Further request parameters the core knows (e.g. ``do_sample``, ``user_id``)."""
+    """Core request parameters by name, merged over the fields (e.g. ``{"user_id": ...}``)."""
     extra_body: dict[str, Any] | None = None
     """Raw fields merged last into the request body, for API fields the core does not name."""
     http_client: httpx.Client | None = Field(default=None, exclude=True)
     """An ``httpx.Client`` to use for sync calls."""
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
-    """An ``httpx.AsyncClient`` to use for async calls."""
+    """An ``httpx.AsyncClient`` to use for async calls (on any event loop, as given)."""
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    # Caches, not state: copies, deep copies and pickles start with none (see ModelClients).
+    _clients: ModelClients = PrivateAttr(default_factory=ModelClients)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _zhipu_refuse_unknown_arguments(cls, values: Any) -> Any:
+        # Pydantic would drop an unknown keyword without a word, so a typo such as
+        # ``temprature=0`` would silently send the model's default. Unknown names are refused
+        # with the nearest valid one; raw API fields have their own place (extra_body).
+        if isinstance(values, dict):
+            _refuse_unknown(values, _accepted_names(cls), "ChatZhipuFlash got")
+            extra = values.get("model_kwargs")
+            if isinstance(extra, Mapping):
+                _refuse_unknown(extra, REQUEST_PARAMETERS, "model_kwargs has")
+        return values
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _zhipu_timeout_from_dict(cls, value: Any) -> Any:
+        # The serialized form of an httpx.Timeout (dumpd, model_dump) loads back as one.
+        if isinstance(value, Mapping):
+            return httpx.Timeout(**value)
+        return value
 
     @field_serializer("timeout")
     def _serialize_timeout(self, timeout: float | httpx.Timeout | None) -> Any:
@@ -260,9 +390,6 @@ class ChatZhipuFlash(BaseChatModel):
         if isinstance(timeout, httpx.Timeout):
             return timeout.as_dict()
         return timeout
-
-    _client: zf.ZhipuClient | None = PrivateAttr(default=None)
-    _async_client: zf.AsyncZhipuClient | None = PrivateAttr(default=None)
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -276,18 +403,29 @@ class ChatZhipuFlash(BaseChatModel):
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
-        return False
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """``["langchain_zhipu_flash", "chat_models"]``: load with
+        ``valid_namespaces=["langchain_zhipu_flash"]``."""
+        return ["langchain_zhipu_flash", "chat_models"]
+
+    def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
+        serialized = super().to_json()
+        kwargs = serialized.get("kwargs")
+        if isinstance(kwargs, dict) and isinstance(kwargs.get("timeout"), httpx.Timeout):
+            # Its four numbers, which the timeout validator turns back into an httpx.Timeout.
+            kwargs["timeout"] = kwargs["timeout"].as_dict()
+        return serialized
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {
-            "model_name": self.model_name,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "max_tokens": self.max_tokens,
-            "thinking": self.thinking,
-            "clear_thinking": self.clear_thinking,
-        }
+        # Everything that changes what is sent or where: the LLM cache and tracing key on it.
+        params: dict[str, Any] = {"model_name": self.model_name, "base_url": self.base_url}
+        params.update({name: getattr(self, name) for name in _PARAMETER_FIELDS})
+        params["model_kwargs"] = self.model_kwargs
+        return params
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         model = kwargs.get("model")
@@ -325,76 +463,128 @@ class ChatZhipuFlash(BaseChatModel):
             tool_calling=info.tools,
             tool_choice=False,
             tool_call_streaming=info.tools,
-            structured_output=info.json_mode,
+            # A json_schema response_format works on every model (JSON mode or the prompt,
+            # the answer checked against the schema), while a tool call cannot be forced: this
+            # sends create_agent to that route (see "Structured output" above).
+            structured_output=True,
         )
+
+    # -- copies -----------------------------------------------------------------------------
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copied = super().model_copy(update=update, deep=deep)
+        # BaseChatModel caches its serialized form (the LLM cache's key, tracing) on first
+        # use; a copy with other fields must not inherit it.
+        copied.__dict__.pop("_serialized", None)
+        return copied
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in type(self).model_fields:
+            self.__dict__.pop("_serialized", None)  # the same cache, after model.x = ...
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        # Injected HTTP clients are shared by deep copies, never copied: a pool (its locks
+        # and sockets) is not configuration.
+        memo = {} if memo is None else memo
+        for client in (self.http_client, self.http_async_client):
+            if client is not None:
+                memo.setdefault(id(client), client)
+        return super().__deepcopy__(memo)
 
     # -- clients ----------------------------------------------------------------------------
 
-    def _key(self) -> str | None:
-        return self.api_key.get_secret_value() if self.api_key is not None else None
+    def _settings(self) -> ClientSettings:
+        # Derived at every call, so a changed key, URL, timeout or retry count (in place or
+        # through model_copy) is used by the next request. model_copy(update=...) does not
+        # validate, so the key may arrive as a plain string.
+        key = cast("Any", self.api_key)
+        secret = key.get_secret_value() if isinstance(key, SecretStr) else key
+        return ClientSettings(
+            api_key=secret or None,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            http_client=self.http_client,
+            async_http_client=self.http_async_client,
+            max_concurrency=self.max_concurrency,
+        )
 
     def _sync_client(self) -> zf.ZhipuClient:
-        # Built at the first call, so a model constructs without a key or network.
-        if self._client is None:
-            # No injected client: the process-wide pool, so discarded models leak no sockets.
-            self._client = zf.ZhipuClient(
-                api_key=self._key(),
-                base_url=self.base_url,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                http_client=self.http_client or zf.shared_http_client(self.timeout),
-            )
-        return self._client
+        return self._clients.sync_client(self._settings())
 
-    def _get_async_client(self) -> zf.AsyncZhipuClient:
-        # Async pools belong to their event loop, so this one is the model's own.
-        if self._async_client is None:
-            self._async_client = zf.AsyncZhipuClient(
-                api_key=self._key(),
-                base_url=self.base_url,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                http_client=self.http_async_client,
-            )
-        return self._async_client
+    def _async_client(self) -> zf.AsyncZhipuClient:
+        # One per running event loop, closed when that loop shuts down.
+        return self._clients.async_client(self._settings())
+
+    def close(self) -> None:
+        """Close the sync HTTP client this model made (the process-wide default pool and
+        injected clients stay open). Async clients close with their event loops, or now with
+        :meth:`aclose`."""
+        self._clients.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, and close the running event loop's async client now."""
+        await self._clients.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
     # -- requests ---------------------------------------------------------------------------
 
     def _request(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+    ) -> _Call:
         """The model name, wire messages and core parameters of one call."""
         kwargs = dict(kwargs)
         model = kwargs.pop("model", None) or self.model_name
-        schema = kwargs.pop(_SCHEMA_KWARG, None)
+        prompt_schema = kwargs.pop(SCHEMA_KWARG, None)
         for name in _IGNORED_KWARGS & kwargs.keys():
             if name != "stream":
                 logger.debug("%s has no GLM equivalent and is not sent", name)
             kwargs.pop(name)
-        params: dict[str, Any] = {
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "max_tokens": self.max_tokens,
-            "stop": self.stop,
-            "thinking": self.thinking,
-            "clear_thinking": self.clear_thinking,
-            "tool_stream": self.tool_stream,
-            "extra_body": self.extra_body,
-            **self.model_kwargs,
-            **kwargs,
-        }
+        params: dict[str, Any] = {name: getattr(self, name) for name in _PARAMETER_FIELDS}
+        params.update(self.model_kwargs)
+        params.update(kwargs)
         if stop is not None:
             params["stop"] = stop
         params = {k: v for k, v in params.items() if v is not None}
         wire = messages_to_dicts(messages)
-        if schema is not None:
-            wire = _with_schema_prompt(wire, schema)
+        check: dict[str, Any] | None = None
+        if "response_format" in params:
+            params["response_format"], check = split_response_format(params["response_format"])
+        if check is not None:
+            wire = with_schema_prompt(
+                wire, check, final_answer=True, tools=bool(params.get("tools"))
+            )
+        elif prompt_schema is not None:
+            wire = with_schema_prompt(wire, prompt_schema)
+        if check is not None or prompt_schema is not None:
             info = zf.get_model_info(model)
             if info.known and not info.json_mode:
                 # The vision request schema has no response_format; the prompt carries it.
                 logger.debug("%s has no JSON mode: the schema goes in the prompt only", model)
                 params.pop("response_format", None)
-        return model, wire, params
+        return _Call(model, wire, params, check)
 
     def _generate(
         self,
@@ -404,9 +594,13 @@ class ChatZhipuFlash(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         with translate_errors():
-            model, wire, params = self._request(messages, stop, kwargs)
-            completion = self._sync_client().create(model=model, messages=wire, **params)
-        return completion_to_result(completion)
+            call = self._request(messages, stop, kwargs)
+            completion = self._sync_client().create(
+                model=call.model, messages=call.messages, **call.params
+            )
+        result = completion_to_result(completion)
+        call.check_answer(completion)
+        return result
 
     async def _agenerate(
         self,
@@ -416,10 +610,13 @@ class ChatZhipuFlash(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         with translate_errors():
-            model, wire, params = self._request(messages, stop, kwargs)
-            client = self._get_async_client()
-            completion = await client.create(model=model, messages=wire, **params)
-        return completion_to_result(completion)
+            call = self._request(messages, stop, kwargs)
+            completion = await self._async_client().create(
+                model=call.model, messages=call.messages, **call.params
+            )
+        result = completion_to_result(completion)
+        call.check_answer(completion)
+        return result
 
     def _stream(
         self,
@@ -430,8 +627,10 @@ class ChatZhipuFlash(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         converter = ChunkConverter(v1=self.output_version == "v1")
         with translate_errors():
-            model, wire, params = self._request(messages, stop, kwargs)
-            manager = self._sync_client().stream(model=model, messages=wire, **params)
+            call = self._request(messages, stop, kwargs)
+            manager = self._sync_client().stream(
+                model=call.model, messages=call.messages, **call.params
+            )
             # The stream is owned here: break, close() or an error ends the HTTP response.
             with manager as stream:
                 for chunk in stream:
@@ -440,10 +639,13 @@ class ChatZhipuFlash(BaseChatModel):
                         if run_manager is not None:
                             run_manager.on_llm_new_token(generation.text, chunk=generation)
                         yield generation
-                final = converter.finish(stream.completion)
+                completion = stream.completion
+                final = converter.finish(completion)
         if run_manager is not None:
             run_manager.on_llm_new_token(final.text, chunk=final)
         yield final
+        # After the last chunk: the caller has everything GLM sent before a mismatch raises.
+        call.check_answer(completion)
 
     async def _astream(
         self,
@@ -454,8 +656,10 @@ class ChatZhipuFlash(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         converter = ChunkConverter(v1=self.output_version == "v1")
         with translate_errors():
-            model, wire, params = self._request(messages, stop, kwargs)
-            manager = self._get_async_client().stream(model=model, messages=wire, **params)
+            call = self._request(messages, stop, kwargs)
+            manager = self._async_client().stream(
+                model=call.model, messages=call.messages, **call.params
+            )
             async with manager as stream:
                 async for chunk in stream:
                     generation = converter.feed(chunk)
@@ -463,10 +667,80 @@ class ChatZhipuFlash(BaseChatModel):
                         if run_manager is not None:
                             await run_manager.on_llm_new_token(generation.text, chunk=generation)
                         yield generation
-                final = converter.finish(stream.completion)
+                completion = stream.completion
+                final = converter.finish(completion)
         if run_manager is not None:
             await run_manager.on_llm_new_token(final.text, chunk=final)
         yield final
+        call.check_answer(completion)
+
+    def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None], /) -> dict[str, Any]:
+        # generate()/batch over several prompts: LLMResult.llm_output sums their token usage
+        # (callbacks that read llm_output["token_usage"] see every request), as ChatOpenAI's.
+        usage: dict[str, Any] = {}
+        names = [o["model_name"] for o in llm_outputs if o and o.get("model_name")]
+        for output in llm_outputs:
+            if output and isinstance(output.get("token_usage"), dict):
+                usage = _add_usage(usage, output["token_usage"])
+        return {"token_usage": usage, "model_name": names[0] if names else self.model_name}
+
+    # -- token counting ---------------------------------------------------------------------
+
+    def get_num_tokens(self, text: str) -> int:
+        """Tokens in ``text``: the offline estimate (see :mod:`._tokens`), or with
+        ``exact_token_count=True`` GLM's count of ``text`` sent as one user message (which
+        includes the few tokens of GLM's chat template)."""
+        if self.exact_token_count:
+            return self._exact_count([{"role": "user", "content": text}], None)
+        return estimate_text(text)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """Prompt tokens of a request with ``messages`` (and ``tools``): the offline estimate,
+        or with ``exact_token_count=True`` GLM's tokenizer endpoint (a request GLM would
+        accept: at least one user or tool message)."""
+        formatted = [convert_to_openai_tool(t) for t in tools] if tools else None
+        if self.exact_token_count:
+            with translate_errors():
+                wire = messages_to_dicts(messages)
+            return self._exact_count(wire, formatted)
+        return estimate_messages(self._estimate_wire(messages), formatted)
+
+    def get_token_ids(self, text: str) -> list[int]:
+        if self.custom_get_token_ids is not None:
+            return self.custom_get_token_ids(text)
+        raise NotImplementedError(
+            "GLM's tokenizer does not ship with zhipu-flash, so there are no token ids: use "
+            "get_num_tokens() (an offline estimate, or exact with exact_token_count=True), or "
+            "pass custom_get_token_ids=..."
+        )
+
+    def _exact_count(self, wire: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
+        with translate_errors():
+            return self._sync_client().count_tokens(
+                model=self.model_name, messages=wire, tools=tools
+            )
+
+    def _estimate_wire(self, messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+        """Messages as the request would carry them, for the estimate: reasoning only where
+        the core sends it, and a message GLM could not take counted by its text (a count
+        never raises, as LangChain's own counters do not)."""
+        thinks = zf.get_model_info(self.model_name).reasons
+        last_user = max(
+            (i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1
+        )
+        wire: list[dict[str, Any]] = []
+        for i, message in enumerate(messages):
+            try:
+                item = message_to_dict(message, i)
+            except zf.InvalidRequestInputError:
+                item = {"role": "user", "content": message.text}
+            keep = thinks and (self.clear_thinking is False or i > last_user)
+            if not keep:
+                item.pop("reasoning_content", None)
+            wire.append(item)
+        return wire
 
     # -- tools and structured output --------------------------------------------------------
 
@@ -490,7 +764,7 @@ class ChatZhipuFlash(BaseChatModel):
                 ``True``, a tool name or dict) is sent as ``"auto"``; the first such request
                 in a process logs a warning.
             strict: Accepted for compatibility; GLM has no strict mode, so it is not sent.
-            **kwargs: Further parameters bound to every call.
+            **kwargs: Further parameters bound to every call (e.g. ``response_format``).
         """
         if strict is not None:
             logger.debug("strict=%r has no GLM equivalent and is not sent", strict)
@@ -518,7 +792,7 @@ class ChatZhipuFlash(BaseChatModel):
                 puts the JSON schema into a system message; ``"json_schema"`` does the same
                 (GLM has no server-side schema mode); ``"function_calling"`` binds the
                 schema as a tool, but GLM cannot force the call, so the model may answer in
-                text instead.
+                text instead. On vision models the schema prompt alone does the work.
             include_raw: Return ``{"raw", "parsed", "parsing_error"}`` instead of raising on
                 parse errors.
             strict: Accepted for compatibility; GLM does not enforce schemas.
@@ -553,7 +827,7 @@ class ChatZhipuFlash(BaseChatModel):
         else:
             bound: dict[str, Any] = {"response_format": {"type": "json_object"}}
             if schema is not None:
-                bound[_SCHEMA_KWARG] = convert_to_json_schema(schema)
+                bound[SCHEMA_KWARG] = convert_to_json_schema(schema)
                 bound["ls_structured_output_format"] = ls_format
             llm = self.bind(**bound)
             if is_pydantic:
@@ -571,27 +845,67 @@ class ChatZhipuFlash(BaseChatModel):
 
 
 def _builtin(tool: Any) -> dict[str, Any] | None:
-    """A GLM built-in tool (any dict whose ``type`` is not ``"function"``, such as
-    ``web_search`` or ``retrieval``) as given; None for everything else.
+    """A GLM built-in tool as given (``{"type": "web_search", "web_search": {...}}``,
+    ``{"type": "retrieval", "retrieval": {...}}``: a ``type`` other than ``"function"`` and
+    the settings under that same key); None for everything else. A JSON schema
+    (``{"type": "object", ...}``) is not one: it has no ``"object"`` key.
     ``convert_to_openai_tool`` passes OpenAI's well-known types through but rejects
     ``retrieval``."""
-    if isinstance(tool, Mapping) and tool.get("type") not in (None, "function"):
-        return dict(tool)
+    if isinstance(tool, Mapping):
+        kind = tool.get("type")
+        if isinstance(kind, str) and kind != "function" and kind in tool:
+            return dict(tool)
     return None
 
 
-def _with_schema_prompt(
-    messages: list[dict[str, Any]], schema: Mapping[str, Any]
-) -> list[dict[str, Any]]:
-    """Tell the model the fields: GLM's JSON mode takes no schema, so it goes in the prompt."""
-    instruction = (
-        "Answer with one JSON object, and nothing else, that is valid against this JSON "
-        "schema:\n" + json.dumps(schema, ensure_ascii=False, sort_keys=True)
+@dataclass(frozen=True)
+class _Call:
+    """One request: the model, wire messages and core parameters; ``schema`` is the JSON
+    schema a bound ``json_schema`` response format asks the final answer to match."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    params: dict[str, Any]
+    schema: dict[str, Any] | None
+
+    def check_answer(self, completion: zf.ChatCompletion) -> None:
+        # A turn that calls tools is not the final answer (an agent's loop goes on).
+        if self.schema is not None and not completion.tool_calls:
+            parse_answer(completion.content, self.schema, completion.finish_reason)
+
+
+def _add_usage(total: dict[str, Any], more: Mapping[str, Any]) -> dict[str, Any]:
+    """GLM usage dicts added up, nested details included (None counts as nothing)."""
+    out = dict(total)
+    for key, value in more.items():
+        if isinstance(value, Mapping):
+            out[key] = _add_usage(out.get(key) or {}, value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out[key] = out.get(key, 0) + value
+    return out
+
+
+@functools.cache
+def _accepted_names(cls: type[BaseModel]) -> frozenset[str]:
+    names = set(cls.model_fields)
+    for field in cls.model_fields.values():
+        if field.alias:
+            names.add(field.alias)
+        if isinstance(field.validation_alias, str):
+            names.add(field.validation_alias)
+    return frozenset(names)
+
+
+def _refuse_unknown(given: Mapping[str, Any], accepted: frozenset[str], what: str) -> None:
+    unknown = sorted(str(name) for name in given if name not in accepted)
+    if not unknown:
+        return
+    hints = []
+    for name in unknown:
+        near = difflib.get_close_matches(name, sorted(accepted), n=1, cutoff=0.6)
+        hints.append(f"{name!r} (did you mean {near[0]!r}?)" if near else repr(name))
+    raise ValueError(
+        f"{what} unknown argument(s) {', '.join(hints)}. Request parameters are the fields "
+        "listed in ChatZhipuFlash's docstring; put raw API fields the core does not name in "
+        "extra_body={...}."
     )
-    if messages and messages[0]["role"] == "system" and isinstance(messages[0]["content"], str):
-        first = dict(messages[0])
-        first["content"] = (
-            f"{first['content']}\n\n{instruction}" if first["content"] else instruction
-        )
-        return [first, *messages[1:]]
-    return [{"role": "system", "content": instruction}, *messages]

@@ -1,4 +1,5 @@
-"""``ZhipuClient`` and ``AsyncZhipuClient``: configuration, the retry loop, and the two calls.
+"""``ZhipuClient`` and ``AsyncZhipuClient``: configuration, the retry loop, and the calls:
+``create``, ``stream`` and ``count_tokens``.
 
 ``_BaseClient`` holds everything that is not I/O (key and URL resolution, headers, request
 building, the retry decision); the two subclasses hold only the loops that block or await.
@@ -24,6 +25,7 @@ from ._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_LIMITS,
     DEFAULT_MAX_RETRIES,
+    TOKENIZER_PATH,
     api_key_from_env,
 )
 from ._exceptions import (
@@ -97,6 +99,7 @@ class _BaseClient:
             raise ValueError("max_retries must be 0 or more.")
         self.max_retries = max_retries
         self._url = self.base_url + CHAT_COMPLETIONS_PATH
+        self._tokenizer_url = self.base_url + TOKENIZER_PATH
 
     def __repr__(self) -> str:
         # Never the key: only whether one is configured.
@@ -142,6 +145,38 @@ class _BaseClient:
         # Compact, deterministic bytes: cassettes match on the body.
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return content, self._headers(stream)
+
+    def _prepare_count(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None,
+    ) -> tuple[bytes, dict[str, str]]:
+        # The same checks and normalisation as a chat request, so the count is of what a chat
+        # request would send (images as bare base64, tools in GLM's form, ...).
+        built = build_chat_request(model, messages, stream=False, tools=tools)
+        body: dict[str, Any] = {"model": built["model"], "messages": built["messages"]}
+        if "tools" in built:
+            body["tools"] = built["tools"]
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return content, self._headers(False)
+
+    def _token_count(self, response: httpx.Response) -> int:
+        try:
+            body = json.loads(response.content)
+        except ValueError as exc:
+            raise APIConnectionError(
+                f"The tokenizer answered HTTP {response.status_code} with a body that is not JSON."
+            ) from exc
+        if isinstance(body, dict) and body.get("error"):
+            raise error_from_body(body, status_code=response.status_code)
+        usage = body.get("usage") if isinstance(body, dict) else None
+        tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+        if isinstance(tokens, bool) or not isinstance(tokens, int):
+            raise APIConnectionError(
+                f"The tokenizer answered HTTP {response.status_code} without usage.prompt_tokens."
+            )
+        return tokens
 
     def _request_timeout(self) -> httpx.Timeout | Any:
         # An injected client keeps its own timeout unless one was passed to us explicitly.
@@ -341,14 +376,38 @@ class ZhipuClient(_BaseClient):
 
         return StreamManager(open_stream)
 
+    def count_tokens(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> int:
+        """The prompt tokens GLM counts for ``messages`` (and ``tools``) on ``model``, from
+        ``POST {base_url}/tokenizer``: an exact count, including the chat template's tokens.
+
+        Input is checked as for :meth:`create`; errors, retries and the key are handled the
+        same way. It takes no ``max_concurrency`` slot: the cap is for chat completions (GLM's
+        1302). Which models the endpoint accepts is GLM's to say (its docs list GLM-4 and
+        GLM-4.5/4.6 names; the flash models are unverified).
+        """
+        content, headers = self._prepare_count(model, messages, tools)
+        response = self._send(content, headers, url=self._tokenizer_url, read_body=True)
+        return self._token_count(response)
+
     def _send(
-        self, content: bytes, headers: dict[str, str], *, read_body: bool = False
+        self,
+        content: bytes,
+        headers: dict[str, str],
+        *,
+        url: str | None = None,
+        read_body: bool = False,
     ) -> httpx.Response:
-        """POST with retries; returns a 2xx response, open with its body unread unless
-        ``read_body`` (then read and closed)."""
+        """POST (to the chat endpoint unless ``url``) with retries; returns a 2xx response,
+        open with its body unread unless ``read_body`` (then read and closed)."""
         request = self._http.build_request(
             "POST",
-            self._url,
+            url or self._url,
             content=content,
             headers=headers,
             timeout=self._request_timeout(),
@@ -465,12 +524,30 @@ class AsyncZhipuClient(_BaseClient):
 
         return AsyncStreamManager(open_stream)
 
+    async def count_tokens(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> int:
+        """The prompt tokens GLM counts for ``messages`` (and ``tools``); see
+        :meth:`ZhipuClient.count_tokens`."""
+        content, headers = self._prepare_count(model, messages, tools)
+        response = await self._send(content, headers, url=self._tokenizer_url, read_body=True)
+        return self._token_count(response)
+
     async def _send(
-        self, content: bytes, headers: dict[str, str], *, read_body: bool = False
+        self,
+        content: bytes,
+        headers: dict[str, str],
+        *,
+        url: str | None = None,
+        read_body: bool = False,
     ) -> httpx.Response:
         request = self._http.build_request(
             "POST",
-            self._url,
+            url or self._url,
             content=content,
             headers=headers,
             timeout=self._request_timeout(),

@@ -32,6 +32,8 @@ def api_key_from_env() -> str | None:
 
 
 CHAT_COMPLETIONS_PATH = "/chat/completions"
+#: Counts a request's prompt tokens ({model, messages, tools} -> usage.prompt_tokens).
+TOKENIZER_PATH = "/tokenizer"
 
 #: Long reasoning streams can pause for minutes between chunks, so reads get 300 s (the zai
 #: SDK's figure); a connect that takes more than 10 s is a dead route, not a slow model.

@@ -11,8 +11,9 @@ keeps those caches so the adapters need not:
   client built from the new settings, never the old server or key;
 - the sync client uses the process-wide pool (:func:`zhipu_flash.shared_http_client`) unless
   one is injected, so discarded models leak no sockets;
-- async clients are one per running event loop, closed when that loop shuts down
-  (:mod:`zhipu_flash._loops`), so ``asyncio.run`` twice works and leaves nothing open;
+- async clients are one per running event loop, closed when that loop shuts down, or in
+  their loop soon after the cache is dropped (:mod:`zhipu_flash._loops`), so ``asyncio.run``
+  twice works and a model dropped mid-loop leaves nothing open;
 - one :class:`~zhipu_flash.ConcurrencyLimit` per ``max_concurrency`` value is shared by the
   sync client and every async client, so the cap holds across invoke, stream, batch, threads
   and loops;

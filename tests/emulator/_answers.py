@@ -2,7 +2,8 @@
 
 :func:`decide` looks at a validated request and picks one of four kinds of turn:
 
-1. The conversation ends with tool results: a text answer that reports them.
+1. The conversation ends with tool results: a text answer that reports them, or in JSON mode
+   an instance of the schema filled from the question and the results.
 2. Tools are offered and the last user message asks for one: tool calls
    (see :func:`_select_calls` for how a tool and its arguments are chosen).
 3. JSON mode: one JSON object, an instance of a schema found in the messages, or with the
@@ -65,12 +66,17 @@ class Turn:
 
 def decide(messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, json_mode: bool) -> Turn:
     """Choose the answer to a request whose ``messages`` and ``tools`` are already valid."""
-    if messages[-1].get("role") == "tool":
-        return _answer_tool_results(messages)
     # Validation guarantees a user or tool message; a history ending in assistant turns is
     # answered from the last user message.
     last_user: dict[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
     prompt = message_text(last_user.get("content"))
+    if messages[-1].get("role") == "tool":
+        if json_mode:
+            # An agent asked for structured output: after its tools ran, the final answer is
+            # the JSON object, with values taken from the question and the tool results.
+            results = [message_text(m.get("content")) for m in _trailing_tool_results(messages)]
+            return _answer_json(messages, "\n".join([prompt, *results]))
+        return _answer_tool_results(messages)
     images = _image_urls(last_user.get("content"))
     functions = [t["function"] for t in tools if t.get("type") == "function"]
     calls = _select_calls(prompt, functions) if functions else []
@@ -242,13 +248,18 @@ def _word_score(name: str, prompt_words: set[str]) -> int:
 # --- answers -------------------------------------------------------------------------------
 
 
-def _answer_tool_results(messages: list[dict[str, Any]]) -> Turn:
-    """Report the tool results that end the conversation, one sentence per result."""
+def _trailing_tool_results(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     for message in reversed(messages):
         if message.get("role") != "tool":
             break
         results.insert(0, message)
+    return results
+
+
+def _answer_tool_results(messages: list[dict[str, Any]]) -> Turn:
+    """Report the tool results that end the conversation, one sentence per result."""
+    results = _trailing_tool_results(messages)
     names = _call_names(messages)
     sentences: list[str] = []
     for result in results:

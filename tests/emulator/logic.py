@@ -12,6 +12,10 @@ body). The shapes follow the real captures in ``shared/wire`` (see README.md):
 - Non-stream bodies have alphabetical keys, ``request_id == id``, and no ``content`` key on a
   tool-call message.
 - Errors are ``{"error": {"code": "<string>", "message": ...}}`` with an HTTP 4xx status.
+
+:func:`respond_tokenizer` answers ``POST {base}/tokenizer`` (``{model, messages, tools}`` in,
+``usage.prompt_tokens`` out) with the same crude prompt count the chat answers report as
+``usage.prompt_tokens``: deterministic, and not GLM's tokenizer.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ __all__ = [
     "check_authorization",
     "respond",
     "respond_bytes",
+    "respond_tokenizer",
     "sse_bytes",
     "sse_events",
 ]
@@ -227,15 +232,45 @@ def _searched(
     return _search.answer(message_text(messages[-1].get("content")), settings)
 
 
-def respond_bytes(raw: bytes) -> EmulatedResponse:
-    """:func:`respond` for a raw request body; a body that is not a JSON object gets 1210."""
+def respond_tokenizer(body: dict[str, Any]) -> EmulatedResponse:
+    """What ``POST {base}/tokenizer`` answers: ``usage.prompt_tokens`` for the messages and
+    tools, counted as :func:`respond` counts a prompt (a crude, deterministic count: NOT what
+    GLM's tokenizer would say). The body's keys are alphabetical, like the docs' example."""
+    try:
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise _Rejected(400, "1210", _MSG_1210 + "model must be a non-empty string.")
+        if model not in KNOWN_MODELS:
+            raise _Rejected(400, "1211", _MSG_1211)
+        _validate_messages(body.get("messages"), model)
+        _validate_tools(body.get("tools"))
+    except _Rejected as rejected:
+        return error_response(rejected.status, rejected.code, rejected.message)
+    tools = list(body.get("tools") or [])
+    digest = hashlib.sha256(_canonical(body)).hexdigest()
+    created = _EPOCH + int(digest[16:24], 16) % _YEAR
+    stamp = datetime.fromtimestamp(created, _CHINA).strftime("%Y%m%d%H%M%S")
+    response_id = stamp + digest[:16]
+    request_id = body.get("request_id")
+    result = {
+        "created": created,
+        "id": response_id,
+        "request_id": request_id if isinstance(request_id, str) else response_id,
+        "usage": {"prompt_tokens": _prompt_tokens(body["messages"], tools)},
+    }
+    return EmulatedResponse(200, _headers(_JSON_TYPE), body=result)
+
+
+def respond_bytes(raw: bytes, *, tokenizer: bool = False) -> EmulatedResponse:
+    """:func:`respond` (or, with ``tokenizer``, :func:`respond_tokenizer`) for a raw request
+    body; a body that is not a JSON object gets 1210."""
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return error_response(400, "1210", _MSG_1210 + "The request body is not valid JSON.")
     if not isinstance(body, dict):
         return error_response(400, "1210", _MSG_1210 + "The request body must be a JSON object.")
-    return respond(body)
+    return respond_tokenizer(body) if tokenizer else respond(body)
 
 
 def check_authorization(value: str | None) -> EmulatedResponse | None:

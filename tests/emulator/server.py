@@ -1,11 +1,25 @@
 """A loopback HTTP/1.1 server that answers like GLM's chat-completions endpoint.
 
 Standard library only. ``POST {base}/chat/completions`` is answered by
-:func:`tests.emulator.logic.respond`; streams go out with chunked transfer encoding, one
-chunk (and one socket write) per SSE event, so a client sees them arrive separately.
+:func:`tests.emulator.logic.respond` and ``POST {base}/tokenizer`` by
+:func:`tests.emulator.logic.respond_tokenizer`; streams go out with chunked transfer
+encoding, one chunk (and one socket write) per SSE event, so a client sees them arrive
+separately.
 
     with running_emulator() as base_url:   # "http://127.0.0.1:<port>/api/paas/v4"
         ...
+    with serving_emulator(hold=3) as server:   # the server object: base_url, what it got
+        ...
+        server.bodies("chat/completions"), server.peak_in_flight
+
+The server keeps every request it received (path, JSON body, Authorization header) so tests
+can check what a client sent, and counts the requests it is answering at once
+(``peak_in_flight``). ``hold=N`` makes each request wait until N are being answered, or
+``hold_timeout`` seconds passed, before its answer goes out: requests pile up, so a client
+that would ever have N in flight is caught doing it (a wait, never a timed assertion). A
+request stops counting just before the last bytes of its answer are written: the client
+cannot finish it (and start another in its place) any earlier, so the count never runs ahead
+of the client's own.
 
 Shutting down closes the listening socket and every kept-alive connection, and joins the
 handler threads, so nothing outlives the ``with`` block.
@@ -14,11 +28,13 @@ handler threads, so nothing outlives the ``with`` block.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,28 +47,91 @@ from .logic import (
     sse_events,
 )
 
-__all__ = ["BASE_PATH", "EmulatorHTTPServer", "base_url_of", "make_server", "running_emulator"]
+__all__ = [
+    "BASE_PATH",
+    "EmulatorHTTPServer",
+    "Received",
+    "base_url_of",
+    "make_server",
+    "running_emulator",
+    "serving_emulator",
+]
 
 #: The path prefix of the real API; the emulator also answers the Coding Plan prefix.
 BASE_PATH = "/api/paas/v4"
-_ENDPOINTS = frozenset({f"{BASE_PATH}/chat/completions", "/api/coding/paas/v4/chat/completions"})
+_PREFIXES = (BASE_PATH, "/api/coding/paas/v4")
+_CHAT = frozenset(f"{prefix}/chat/completions" for prefix in _PREFIXES)
+_TOKENIZER = frozenset(f"{prefix}/tokenizer" for prefix in _PREFIXES)
 # Idle kept-alive connections are dropped after this many seconds.
 _IDLE_TIMEOUT = 60.0
 # Request bodies above this size are refused (a real request with images stays far below).
 _MAX_BODY = 64 * 1024 * 1024
 
 
+@dataclass(frozen=True)
+class Received:
+    """One request as the server read it: its path, its JSON body (None if not JSON) and its
+    Authorization header (so tests can check which key went where)."""
+
+    path: str
+    body: Any
+    authorization: str | None = None
+
+
 class EmulatorHTTPServer(ThreadingHTTPServer):
-    """A threading HTTP server that tracks its open connections so it can close them."""
+    """A threading HTTP server that tracks its open connections so it can close them, keeps
+    the requests it received, and counts those it is answering."""
 
     daemon_threads = False  # handler threads are joined by server_close()
     block_on_close = True
 
-    def __init__(self, address: tuple[str, int], *, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        *,
+        verbose: bool = False,
+        hold: int = 1,
+        hold_timeout: float = 0.3,
+    ) -> None:
         self.verbose = verbose
+        self.hold = hold
+        self.hold_timeout = hold_timeout
+        self.received: list[Received] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._flight = threading.Condition()
         super().__init__(address, _Handler)
+
+    @property
+    def base_url(self) -> str:
+        return base_url_of(self)
+
+    def bodies(self, endpoint: str = "chat/completions") -> list[Any]:
+        """The JSON bodies received at ``{base}/{endpoint}``, in order."""
+        with self._flight:
+            return [r.body for r in self.received if r.path.endswith("/" + endpoint)]
+
+    def _record(self, path: str, raw: bytes, authorization: str | None) -> None:
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            body = None
+        with self._flight:
+            self.received.append(Received(path, body, authorization))
+
+    def _begin(self) -> None:
+        with self._flight:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            self._flight.notify_all()
+            if self.hold > 1:
+                self._flight.wait_for(lambda: self.in_flight >= self.hold, self.hold_timeout)
+
+    def _end(self) -> None:
+        with self._flight:
+            self.in_flight -= 1
 
     def get_request(self) -> tuple[socket.socket, Any]:
         connection, address = super().get_request()
@@ -91,11 +170,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(error_response(400, "1210", "The request body could not be read."))
             return
-        if urlsplit(self.path).path.rstrip("/") not in _ENDPOINTS:
+        path = urlsplit(self.path).path.rstrip("/")
+        self.server._record(path, body, self.headers.get("Authorization"))
+        if path not in _CHAT and path not in _TOKENIZER:
             self._send(error_response(404, "1222", "The API does not exist."))
             return
         denied = check_authorization(self.headers.get("Authorization"))
-        self._send(denied or respond_bytes(body))
+        self.server._begin()
+        ended = False
+
+        def end() -> None:
+            nonlocal ended
+            if not ended:
+                ended = True
+                self.server._end()
+
+        try:
+            self._send(denied or respond_bytes(body, tokenizer=path in _TOKENIZER), end)
+        finally:
+            end()
 
     def do_GET(self) -> None:
         self._send(error_response(405, "1212", "Only POST is supported."))
@@ -135,7 +228,11 @@ class _Handler(BaseHTTPRequestHandler):
             if len(data) > _MAX_BODY:
                 return None
 
-    def _send(self, response: EmulatedResponse) -> None:
+    def _send(
+        self, response: EmulatedResponse, before_last_write: Callable[[], None] | None = None
+    ) -> None:
+        """Write ``response``; ``before_last_write()`` runs just before its last bytes."""
+        last = before_last_write or (lambda: None)
         try:
             self.send_response(response.status)
             for name, value in response.headers.items():
@@ -144,6 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
                 payload = response.payload()
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
+                last()
                 self.wfile.write(payload)
                 return
             self.send_header("Transfer-Encoding", "chunked")
@@ -152,6 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
             for event in sse_events(response.chunks):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
                 self.wfile.flush()
+            last()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
@@ -159,10 +258,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def make_server(
-    host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    verbose: bool = False,
+    hold: int = 1,
+    hold_timeout: float = 0.3,
 ) -> EmulatorHTTPServer:
     """A bound, not yet serving, emulator server (``port=0`` picks a free port)."""
-    return EmulatorHTTPServer((host, port), verbose=verbose)
+    return EmulatorHTTPServer((host, port), verbose=verbose, hold=hold, hold_timeout=hold_timeout)
 
 
 def base_url_of(server: EmulatorHTTPServer) -> str:
@@ -175,7 +279,17 @@ def base_url_of(server: EmulatorHTTPServer) -> str:
 @contextmanager
 def running_emulator(port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve the emulator in a background thread; yield its base URL; shut it down cleanly."""
-    server = make_server(host, port)
+    with serving_emulator(port, host) as server:
+        yield server.base_url
+
+
+@contextmanager
+def serving_emulator(
+    port: int = 0, host: str = "127.0.0.1", *, hold: int = 1, hold_timeout: float = 0.3
+) -> Iterator[EmulatorHTTPServer]:
+    """:func:`running_emulator`, yielding the server itself (its ``base_url``, the requests
+    it received, its in-flight counts); ``hold`` as the module docstring says."""
+    server = make_server(host, port, hold=hold, hold_timeout=hold_timeout)
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.05},
@@ -184,7 +298,7 @@ def running_emulator(port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
     )
     thread.start()
     try:
-        yield base_url_of(server)
+        yield server
     finally:
         server.shutdown()
         thread.join()

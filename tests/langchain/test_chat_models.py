@@ -506,6 +506,41 @@ def test_tool_calls_via_invoke_match_stream() -> None:
     assert msg.response_metadata["finish_reason"] == "tool_calls"
 
 
+@pytest.mark.parametrize(
+    ("arguments", "args"),
+    [
+        (None, {}),
+        ("", {}),
+        ({"city": "杭州", "days": 2}, {"city": "杭州", "days": 2}),
+        ('{"city": "杭州"}', {"city": "杭州"}),
+    ],
+    ids=["null", "empty", "object", "string"],
+)
+def test_non_streamed_tool_call_arguments_null_or_object(arguments: Any, args: Any) -> None:
+    # GLM's OpenAPI types arguments as an object, and a call without arguments may come as
+    # null; the stream path accepted both, invoke() raised a raw pydantic ValidationError.
+    call = {"id": "call_1", "index": 0, "type": "function"}
+    call["function"] = {"name": "weather", "arguments": arguments}
+    body = {
+        "id": "resp-args",
+        "model": "glm-4.7-flash",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {"role": "assistant", "tool_calls": [call]},
+            }
+        ],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
+    }
+    model = model_for(Recorder(200, JSON, json.dumps(body).encode()))
+    message = model.invoke("What is the weather in Hangzhou?")
+    assert message.tool_calls == [
+        {"name": "weather", "args": args, "id": "call_1", "type": "tool_call"}
+    ]
+    assert message.invalid_tool_calls == []
+
+
 # -- output_version="v1" --------------------------------------------------------------------
 
 

@@ -9,17 +9,18 @@ Re-record against the live API with::
         --record-mode=rewrite --force-enable-socket
 
 Models are built without a base_url, so ``ZHIPUAI_BASE_URL`` (or the default host) decides.
+The suite builds several models per test and never closes them: their async clients close
+with the test's event loop, and sync calls use the process-wide pool, so nothing is left to
+the garbage collector.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
-import zhipu_flash as zf
 from langchain_zhipu_flash import ChatZhipuFlash
 
 pytestmark = [
@@ -30,35 +31,6 @@ pytestmark = [
         "ignore:Benchmark fixture was not used:pytest_benchmark.logger.PytestBenchmarkWarning"
     ),
 ]
-
-
-@pytest.fixture(autouse=True)
-async def _close_pools(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
-    """Close the connection pools of every model a test builds (the suite builds several
-    per test and never closes them; when recording, their sockets would otherwise be left
-    to the garbage collector and reported as ResourceWarnings)."""
-    sync_clients: list[zf.ZhipuClient] = []
-    async_clients: list[zf.AsyncZhipuClient] = []
-    make_sync = ChatZhipuFlash._sync_client
-    make_async = ChatZhipuFlash._get_async_client
-
-    def sync_client(self: ChatZhipuFlash) -> zf.ZhipuClient:
-        client = make_sync(self)
-        sync_clients.append(client)
-        return client
-
-    def async_client(self: ChatZhipuFlash) -> zf.AsyncZhipuClient:
-        client = make_async(self)
-        async_clients.append(client)
-        return client
-
-    monkeypatch.setattr(ChatZhipuFlash, "_sync_client", sync_client)
-    monkeypatch.setattr(ChatZhipuFlash, "_get_async_client", async_client)
-    yield
-    for client in sync_clients:
-        client.close()
-    for aclient in async_clients:
-        await aclient.aclose()
 
 
 class TestChatZhipuFlashText(ChatModelIntegrationTests):

@@ -20,10 +20,12 @@ import pytest
 from tests.conftest import PICTURE
 from tests.emulator._prompt import pieces
 from tests.emulator.logic import (
+    EMULATOR_HEADER,
     EmulatedResponse,
     check_authorization,
     respond,
     respond_bytes,
+    respond_tokenizer,
     sse_bytes,
 )
 from tests.emulator.server import running_emulator
@@ -329,6 +331,44 @@ def test_after_a_tool_result_the_answer_reports_it() -> None:
     answer = message(body)
     assert "tool_calls" not in answer
     assert answer["content"] == "The result is 5."
+
+
+def test_json_mode_after_tool_results_answers_the_schema_from_the_results() -> None:
+    # An agent asked for structured output: the final answer is the JSON object, filled from
+    # the question and what the tools returned.
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "temperature_c": {"type": "integer"}},
+        "required": ["city", "temperature_c"],
+    }
+    call = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    messages = [
+        {"role": "system", "content": "Answer with JSON:\n" + json.dumps(schema)},
+        {"role": "user", "content": "What is the weather in Hangzhou?"},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "content": "Sunny, 23 degrees.", "tool_call_id": "c1"},
+    ]
+    with_format = {"model": "glm-4.7-flash", "messages": messages}
+    with_format["response_format"] = {"type": "json_object"}
+    assert json.loads(message(with_format)["content"]) == {"city": "Hangzhou", "temperature_c": 23}
+    # The vision route: no response_format, the system prompt asks for JSON and has a schema.
+    vision = {"model": "glm-4.6v-flash", "messages": messages}
+    assert json.loads(message(vision)["content"]) == {"city": "Hangzhou", "temperature_c": 23}
+    # Without JSON mode the results are reported in words, as before.
+    plain = {"model": "glm-4.7-flash", "messages": messages[1:]}
+    assert message(plain)["content"] == "The get_weather tool returned: Sunny, 23 degrees."
+
+
+def test_tokenizer_answers_a_count_or_the_chat_endpoint_errors() -> None:
+    body = {"model": "glm-4.7-flash", "messages": [{"role": "user", "content": "你好"}]}
+    counted = respond_tokenizer(body)
+    assert counted.status == 200 and counted.body is not None
+    assert counted.body["usage"]["prompt_tokens"] == respond(body).body["usage"]["prompt_tokens"]  # type: ignore[index]
+    assert counted.headers[EMULATOR_HEADER[0]] == EMULATOR_HEADER[1]
+    assert respond_tokenizer(body).body == counted.body  # deterministic
+    assert error_of(respond_tokenizer({**body, "model": "glm-99"}))[1] == "1211"
+    system_only = {"model": "glm-4.7-flash", "messages": [{"role": "system", "content": "x"}]}
+    assert error_of(respond_tokenizer(system_only))[1] == "1214"
 
 
 # --- JSON mode, stop, max_tokens -----------------------------------------------------------

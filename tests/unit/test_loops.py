@@ -223,3 +223,45 @@ def test_close_and_aclose(emulator: str) -> None:
         return client
 
     asyncio.run(use_then_aclose())
+
+
+def test_a_holder_dropped_while_its_loop_runs_releases_in_that_loop() -> None:
+    released: list[Thing] = []
+
+    async def use(wait: bool) -> None:
+        holder = _holder()
+        value = holder.get()
+        del holder
+        gc.collect()  # the holder is gone; its value must still be released, in this loop
+        if wait:
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert value.loop_was_running  # released while the loop ran on
+        released.append(value)
+
+    asyncio.run(use(wait=True))
+    asyncio.run(use(wait=False))  # dropped just before the loop ends: shutdown releases it
+    assert all(v.released_in is not None and v.loop_was_running for v in released)
+
+
+@pytest.mark.parametrize("collect", [False, True], ids=["refcount", "gc-mid-loop"])
+def test_dropped_model_clients_close_their_pools_without_resource_warnings(
+    emulator: str, collect: bool
+) -> None:
+    # A model made and dropped inside a running loop (a server that makes one per request):
+    # its async pool, with a live keep-alive socket, is closed properly, not by __del__.
+    async def use_and_drop() -> zf.AsyncZhipuClient:
+        clients = ModelClients()
+        client = clients.async_client(ClientSettings(api_key="k.k", base_url=emulator))
+        await client.create(model="glm-4-flash-250414", messages=HI)
+        del clients
+        if collect:
+            gc.collect()
+        return client
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clients = [asyncio.run(use_and_drop()) for _ in range(2)]
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert all(c._http.is_closed for c in clients)

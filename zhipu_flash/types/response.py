@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
 
 
 class _Wire(BaseModel):
@@ -132,8 +132,25 @@ class ChatCompletionChunk(_Wire):
 
 class FunctionCall(_Wire):
     name: str = ""
-    #: Always a JSON string here ("{}" for a call without arguments).
+    #: Always a JSON string here ("{}" for a call without arguments). GLM sends a string, but
+    #: its OpenAPI types it as an object and a call without arguments may come as ``null`` or
+    #: ``""``: an object becomes its JSON text, ``null`` and ``""`` become ``"{}"`` (as the
+    #: stream accumulator does).
     arguments: str = "{}"
+
+    @field_validator("arguments", mode="before")
+    @classmethod
+    def _arguments_as_json_text(cls, value: Any) -> Any:
+        if value is None or value == "":
+            return "{}"
+        if isinstance(value, (dict, list)):
+            return json.dumps(value, ensure_ascii=False)
+        return value
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_never_null(cls, value: Any) -> Any:
+        return "" if value is None else value
 
 
 class ToolCall(_Wire):
@@ -141,6 +158,13 @@ class ToolCall(_Wire):
     type: str = "function"
     index: int | None = None
     function: FunctionCall = FunctionCall()
+
+    @field_validator("id", "type", mode="before")
+    @classmethod
+    def _ids_never_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return "" if info.field_name == "id" else "function"
+        return value
 
 
 class ChatCompletionMessage(_Wire):
