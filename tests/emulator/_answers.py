@@ -4,7 +4,10 @@
 
 1. The conversation ends with tool results: a text answer that reports them.
 2. Tools are offered and the last user message asks for one: tool calls
-   (see :func:`_select_calls` for how a tool and its arguments are chosen).
+   (see :func:`_select_calls` for how a tool and its arguments are chosen). When none is
+   asked for but the only tool offered is a schema (named like a class, as LlamaIndex's
+   programs and LangChain's ``with_structured_output`` name it), it is called: the answer,
+   in that schema (see :func:`_schema_call`).
 3. JSON mode: one JSON object, an instance of a schema found in the messages, or with the
    keys the prompt names.
 4. Otherwise a short text answer chosen by simple rules on the last user message.
@@ -37,12 +40,17 @@ _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3}
 _ARITHMETIC = re.compile(r"(-?\d+(?:\.\d+)?)\s*([-+*/×])\s*(-?\d+(?:\.\d+)?)")
 _QUESTION_LINE = re.compile(r"^(?:Query|Question):[ \t]*(\S.*)$", re.MULTILINE)
 _METADATA_LINE = re.compile(r"^\s*[a-z_]+: \S")
+# A template's label before a passage ("New Context: ...", "Original Answer: ..." in
+# LlamaIndex's refine prompt): not part of the passage.
+_PASSAGE_LABEL = re.compile(r"^(?:[A-Z][a-z]+ ){0,2}[A-Z][a-z]+: (?=\S)")
 # Words too common to say which sentence of a context answers a question.
 _COMMON_WORDS = frozenset(
     "what when where which who whom whose why how does have with that this there their they "  # noqa: SIM905
     "from into about your yours many much some than then them were will would could should "
     "given context information answer query question".split()
 )
+# Schema fields that hold the answer itself.
+_ANSWER_KEYS = frozenset({"answer", "response", "result"})
 _GREETING = re.compile(r"^\W*(?:hello|hi|hey|greetings|good (?:morning|afternoon|evening))\b")
 
 
@@ -74,6 +82,8 @@ def decide(messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, json_
     images = _image_urls(last_user.get("content"))
     functions = [t["function"] for t in tools if t.get("type") == "function"]
     calls = _select_calls(prompt, functions) if functions else []
+    if not calls and len(functions) == 1 and _is_schema_tool(functions[0]):
+        calls = [_schema_call(functions[0], prompt)]
     if calls:
         shown = "; ".join(
             f"{c.name} with {json.dumps(c.arguments, ensure_ascii=False)}" for c in calls
@@ -151,6 +161,28 @@ def _select_calls(prompt: str, functions: list[dict[str, Any]]) -> list[ToolCall
         if required and set(required) <= filler.from_prompt:
             return [ToolCall(fn["name"], arguments)]
     return []
+
+
+def _is_schema_tool(fn: dict[str, Any]) -> bool:
+    """A tool named like a class (``StructuredRefineResponse``, ``Song``): a schema the
+    framework turned into a tool to get structured output, not an action to take."""
+    return bool(re.fullmatch(r"[A-Z][A-Za-z0-9]*", str(fn.get("name", ""))))
+
+
+def _schema_call(fn: dict[str, Any], prompt: str) -> ToolCall:
+    """The answer in the schema's shape: top-level string fields meant for the answer
+    (``answer``, ``response``, ``result``) get the text answer to the prompt (from given
+    context when there is some); the rest is filled from the prompt as for any tool, and
+    booleans are true (the answer is given)."""
+    params = _parameters(fn)
+    arguments = Filler(prompt, params).fill(params)
+    if not isinstance(arguments, dict):
+        arguments = {}
+    text = _answer_text(prompt).content
+    for key, schema in _properties(params).items():
+        if key in _ANSWER_KEYS and isinstance(schema, dict) and schema.get("type") == "string":
+            arguments[key] = text
+    return ToolCall(fn["name"], arguments)
 
 
 def _calls_for(fn: dict[str, Any], prompt: str) -> list[ToolCall]:
@@ -382,7 +414,7 @@ def _answer_from_context(prompt: str) -> Turn | None:
     question = found[-1].group(1).strip()
     # Metadata lines ("file_path: ...") and rules ("-----") are not part of the documents.
     lines = [
-        "" if _METADATA_LINE.match(line) or not line.strip("-=* ") else line.strip()
+        "" if _METADATA_LINE.match(line) or not line.strip("-=* ") else _unlabelled(line)
         for line in prompt[: found[-1].start()].splitlines()
     ]
     paragraphs = " ".join(line or "\n" for line in lines).split("\n")  # a title stands alone
@@ -402,6 +434,10 @@ def _answer_from_context(prompt: str) -> Turn | None:
         f'"{_prompt.snippet(sentence)}" I will answer from it.',
         sentence,
     )
+
+
+def _unlabelled(line: str) -> str:
+    return _PASSAGE_LABEL.sub("", line.strip())
 
 
 def _significant_words(text: str) -> set[str]:

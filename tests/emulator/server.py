@@ -7,6 +7,13 @@ chunk (and one socket write) per SSE event, so a client sees them arrive separat
     with running_emulator() as base_url:   # "http://127.0.0.1:<port>/api/paas/v4"
         ...
 
+For tests that check what a client sent and how many requests it had open at once,
+:func:`running_emulator_server` yields the server itself: ``server.requests`` holds every
+request body (parsed JSON, in arrival order) and ``server.peak_in_flight`` the most requests
+open at the same time. With ``hold_until=N`` each request waits before it is answered until
+N requests are open (or ``hold_timeout`` seconds pass), so a client that does send N at once
+is seen doing so, whatever the scheduling.
+
 Shutting down closes the listening socket and every kept-alive connection, and joins the
 handler threads, so nothing outlives the ``with`` block.
 """
@@ -14,6 +21,7 @@ handler threads, so nothing outlives the ``with`` block.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import sys
 import threading
@@ -31,7 +39,14 @@ from .logic import (
     sse_events,
 )
 
-__all__ = ["BASE_PATH", "EmulatorHTTPServer", "base_url_of", "make_server", "running_emulator"]
+__all__ = [
+    "BASE_PATH",
+    "EmulatorHTTPServer",
+    "base_url_of",
+    "make_server",
+    "running_emulator",
+    "running_emulator_server",
+]
 
 #: The path prefix of the real API; the emulator also answers the Coding Plan prefix.
 BASE_PATH = "/api/paas/v4"
@@ -48,11 +63,53 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = False  # handler threads are joined by server_close()
     block_on_close = True
 
-    def __init__(self, address: tuple[str, int], *, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        *,
+        verbose: bool = False,
+        hold_until: int | None = None,
+        hold_timeout: float = 0.5,
+    ) -> None:
         self.verbose = verbose
+        self.hold_until = hold_until
+        self.hold_timeout = hold_timeout
+        #: Every request body that was a JSON object, in arrival order.
+        self.requests: list[dict[str, Any]] = []
+        #: Chat-completion requests being answered now, and the most at any one time.
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._state = threading.Condition()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    @property
+    def base_url(self) -> str:
+        return base_url_of(self)
+
+    @contextmanager
+    def answering(self, body: bytes) -> Iterator[None]:
+        """Count one request in flight for the length of the block (and log its body); with
+        ``hold_until``, first wait until that many are open or ``hold_timeout`` passes."""
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        with self._state:
+            if isinstance(parsed, dict):
+                self.requests.append(parsed)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            self._state.notify_all()
+            if self.hold_until is not None:
+                hold = self.hold_until
+                self._state.wait_for(lambda: self.in_flight >= hold, timeout=self.hold_timeout)
+        try:
+            yield
+        finally:
+            with self._state:
+                self.in_flight -= 1
 
     def get_request(self) -> tuple[socket.socket, Any]:
         connection, address = super().get_request()
@@ -95,7 +152,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(error_response(404, "1222", "The API does not exist."))
             return
         denied = check_authorization(self.headers.get("Authorization"))
-        self._send(denied or respond_bytes(body))
+        with self.server.answering(body):
+            self._send(denied or respond_bytes(body))
 
     def do_GET(self) -> None:
         self._send(error_response(405, "1212", "Only POST is supported."))
@@ -159,10 +217,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def make_server(
-    host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    verbose: bool = False,
+    hold_until: int | None = None,
+    hold_timeout: float = 0.5,
 ) -> EmulatorHTTPServer:
     """A bound, not yet serving, emulator server (``port=0`` picks a free port)."""
-    return EmulatorHTTPServer((host, port), verbose=verbose)
+    return EmulatorHTTPServer(
+        (host, port), verbose=verbose, hold_until=hold_until, hold_timeout=hold_timeout
+    )
 
 
 def base_url_of(server: EmulatorHTTPServer) -> str:
@@ -175,7 +240,21 @@ def base_url_of(server: EmulatorHTTPServer) -> str:
 @contextmanager
 def running_emulator(port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve the emulator in a background thread; yield its base URL; shut it down cleanly."""
-    server = make_server(host, port)
+    with running_emulator_server(port, host) as server:
+        yield server.base_url
+
+
+@contextmanager
+def running_emulator_server(
+    port: int = 0,
+    host: str = "127.0.0.1",
+    *,
+    hold_until: int | None = None,
+    hold_timeout: float = 0.5,
+) -> Iterator[EmulatorHTTPServer]:
+    """:func:`running_emulator`, yielding the server (``.base_url``, ``.requests``,
+    ``.peak_in_flight``)."""
+    server = make_server(host, port, hold_until=hold_until, hold_timeout=hold_timeout)
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.05},
@@ -184,7 +263,7 @@ def running_emulator(port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
     )
     thread.start()
     try:
-        yield base_url_of(server)
+        yield server
     finally:
         server.shutdown()
         thread.join()
