@@ -7,6 +7,7 @@ eight methods.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +127,18 @@ def _llm(sample: Expected) -> Any:
     return make_llm(Recorder(wire_sse(sample.sample)))
 
 
+def _listed(exp: Expected) -> list[dict[str, Any]]:
+    """The calls in the OpenAI shape of additional_kwargs["tool_calls"]."""
+    return [
+        {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)},
+        }
+        for call_id, name, args in exp.tool_calls
+    ]
+
+
 def _check_final(response: ChatResponse, exp: Expected) -> None:
     message = response.message
     assert message.role == "assistant"
@@ -142,6 +155,10 @@ def _check_final(response: ChatResponse, exp: Expected) -> None:
         assert message.additional_kwargs["reasoning_content"] == exp.reasoning
         assert exp.reasoning not in (message.content or "")
     assert [(c.tool_call_id, c.tool_name, c.tool_kwargs) for c in calls] == exp.tool_calls
+    if exp.tool_calls:
+        assert message.additional_kwargs["tool_calls"] == _listed(exp)
+    else:
+        assert "tool_calls" not in message.additional_kwargs
     expected_kwargs = {**exp.usage, "finish_reason": exp.finish_reason, "model": exp.model}
     assert response.additional_kwargs == expected_kwargs
 
@@ -200,6 +217,8 @@ def _check_completion(text: str, kwargs: dict[str, Any], exp: Expected) -> None:
     expected = {**exp.usage, "finish_reason": exp.finish_reason, "model": exp.model}
     if exp.reasoning is not None:
         expected["reasoning_content"] = exp.reasoning
+    if exp.tool_calls:
+        expected["tool_calls"] = _listed(exp)
     assert kwargs == expected
 
 
