@@ -40,6 +40,15 @@ _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3}
 _ARITHMETIC = re.compile(r"(-?\d+(?:\.\d+)?)\s*([-+*/×])\s*(-?\d+(?:\.\d+)?)")
 _QUESTION_LINE = re.compile(r"^(?:Query|Question):[ \t]*(\S.*)$", re.MULTILINE)
 _METADATA_LINE = re.compile(r"^\s*[a-z_]+: \S")
+_NOT_IN_CONTEXT = "The context does not say."
+# A request to rewrite a follow-up as a standalone question (LlamaIndex's condense prompts).
+_STANDALONE = re.compile(
+    r"<Follow Up Message>\s*\n(.+?)\n\s*<Standalone question>"
+    r"|Follow Up Input:[ \t]*(.+?)\s*\n\s*Standalone question:",
+    re.DOTALL | re.IGNORECASE,
+)
+# The answer a refine prompt asks to improve, after its question line.
+_EARLIER_ANSWER = re.compile(r"^Original Answer:[ \t]*(\S.*)$", re.MULTILINE)
 # A template's label before a passage ("New Context: ...", "Original Answer: ..." in
 # LlamaIndex's refine prompt): not part of the passage.
 _PASSAGE_LABEL = re.compile(r"^(?:[A-Z][a-z]+ ){0,2}[A-Z][a-z]+: (?=\S)")
@@ -100,6 +109,11 @@ def decide(messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, json_
             "describe what I see in a sentence or two.",
             content=_describe_images(images),
         )
+    # A user prompt with its own context or task goes first (_answer_text).
+    if not _QUESTION_LINE.search(prompt) and not _STANDALONE.search(prompt):
+        from_system = _answer_from_system_context(messages, prompt)
+        if from_system is not None:
+            return from_system
     return _answer_text(prompt)
 
 
@@ -344,6 +358,14 @@ def _answer_json(messages: list[dict[str, Any]], prompt: str) -> Turn:
 
 def _answer_text(prompt: str) -> Turn:
     """A short text answer chosen by the first rule that matches the prompt."""
+    standalone = _STANDALONE.search(prompt)
+    if standalone is not None:
+        question = (standalone.group(1) or standalone.group(2)).strip()
+        return Turn(
+            f'The user wants the follow-up "{_prompt.snippet(question)}" as a standalone '
+            "question. It already stands alone, so I will repeat it.",
+            question,
+        )
     grounded = _answer_from_context(prompt)
     if grounded is not None:
         return grounded
@@ -407,7 +429,9 @@ def _answer_text(prompt: str) -> Turn:
 
 def _answer_from_context(prompt: str) -> Turn | None:
     """A question asked over given context (a retrieval prompt: context first, then a line
-    ``Query: ...`` or ``Question: ...``): the context sentence sharing most words with it."""
+    ``Query: ...`` or ``Question: ...``): the context sentence sharing most words with it. A
+    refine prompt's earlier answer (``Original Answer: ...`` after the question) competes
+    with the new context and wins a tie ("when in doubt, repeat the original answer")."""
     found = list(_QUESTION_LINE.finditer(prompt))
     if not found:
         return None
@@ -417,6 +441,9 @@ def _answer_from_context(prompt: str) -> Turn | None:
         "" if _METADATA_LINE.match(line) or not line.strip("-=* ") else _unlabelled(line)
         for line in prompt[: found[-1].start()].splitlines()
     ]
+    earlier = _EARLIER_ANSWER.search(prompt, found[-1].end())
+    if earlier is not None:
+        lines = [earlier.group(1).strip(), "", *lines]
     paragraphs = " ".join(line or "\n" for line in lines).split("\n")  # a title stands alone
     sentences = [s.strip() for p in paragraphs for s in re.split(r"(?<=[.!?])\s+", p) if s.strip()]
     wanted = _significant_words(question)
@@ -426,7 +453,7 @@ def _answer_from_context(prompt: str) -> Turn | None:
     if score == 0:
         return Turn(
             f'The user asks "{_prompt.snippet(question)}". The context does not mention it.',
-            "The context does not say.",
+            _NOT_IN_CONTEXT,
         )
     sentence = sentences[-best]
     return Turn(
@@ -434,6 +461,20 @@ def _answer_from_context(prompt: str) -> Turn | None:
         f'"{_prompt.snippet(sentence)}" I will answer from it.',
         sentence,
     )
+
+
+def _answer_from_system_context(messages: list[dict[str, Any]], prompt: str) -> Turn | None:
+    """A question whose context came in a system message (LlamaIndex's context chat engines
+    put the retrieved documents there): answered from that context when a sentence of it
+    shares a word with the question, else None (the usual rules apply)."""
+    system = "\n".join(
+        message_text(m.get("content")) for m in messages if m.get("role") == "system"
+    )
+    if not re.search(r"\b(?:context|documents?)\b", system, re.IGNORECASE) or not prompt.strip():
+        return None
+    question = " ".join(prompt.split())
+    turn = _answer_from_context(f"{system}\nQuestion: {question}")
+    return None if turn is None or turn.content == _NOT_IN_CONTEXT else turn
 
 
 def _unlabelled(line: str) -> str:
