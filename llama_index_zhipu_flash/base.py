@@ -126,9 +126,11 @@ class ZhipuFlash(FunctionCallingLLM):
     forced choice (``tool_required=True``, structured programs, routers) is sent as
     ``"auto"``; the core logs one warning per process, later ones at DEBUG.
 
-    Interleaved thinking: every assistant message's reasoning in the history is handed to the
-    core, which sends it back as ``reasoning_content`` for the current turn's tool loop
-    (after the last user message) and, for earlier turns, only with ``clear_thinking=False``.
+    Interleaved thinking: every assistant message's reasoning in the history (its
+    ``ThinkingBlock`` or ``reasoning_content``) is handed to the core, which sends it back for
+    the current turn's tool loop (after the last user message) and, for earlier turns, only
+    with ``clear_thinking=False``. Streaming chat engines store only the answer's text block,
+    so preserved thinking across their turns needs the reasoning in ``additional_kwargs``.
 
     Prompt budget: ``metadata.num_output`` is ``max_tokens`` when set, otherwise
     ``DEFAULT_NUM_OUTPUT`` (8192, capped at the model's output limit and at a quarter of
@@ -139,8 +141,9 @@ class ZhipuFlash(FunctionCallingLLM):
     Configuration: ``api_base`` is accepted as another name for ``base_url`` (the spelling of
     OpenAI and OpenAILike). Any other keyword the class does not know is refused with a
     ``TypeError`` naming the nearest valid one; request parameters it does not name go in
-    ``additional_kwargs``. Per call, any field and ``request_id``, ``response_format`` or
-    ``extra_body`` may be passed as keywords (``llm.chat(messages, request_id="r-1")``).
+    ``additional_kwargs``. Per call, request parameters (``temperature``, ``max_tokens``,
+    ``thinking``, ..., and ``request_id``, ``response_format``, ``extra_body``) may be passed
+    as keywords: ``llm.chat(messages, request_id="r-1")``.
 
     Clients: built at the first call from the current fields and cached by them, so changing
     ``api_key``, ``base_url``, ``timeout``, ``max_retries`` or ``max_concurrency`` (in place

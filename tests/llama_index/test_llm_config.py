@@ -33,14 +33,21 @@ def test_every_field_has_a_description() -> None:
         "temperature",
         "top_p",
         "max_tokens",
+        "stop",
+        "do_sample",
+        "user_id",
         "thinking",
         "clear_thinking",
+        "reasoning_effort",
+        "reasoning_in_additional_kwargs",
         "tool_stream",
         "timeout",
         "max_retries",
+        "max_concurrency",
         "context_window",
         "additional_kwargs",
     ]
+    assert set(own) == set(ZhipuFlash.model_fields) - set(FunctionCallingLLM.model_fields)
     for name in own:
         assert ZhipuFlash.model_fields[name].description, name
 

@@ -299,3 +299,31 @@ def test_json_body_samples_through_chat(
     blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
     assert [(b.tool_call_id, b.tool_name, b.tool_kwargs) for b in blocks] == calls
     assert response.additional_kwargs == {**usage, "finish_reason": finish, "model": "glm-4-flash"}
+
+
+@pytest.mark.parametrize("exp", SAMPLES, ids=IDS)
+def test_chat_returns_the_last_streamed_message(exp: Expected) -> None:
+    # One accumulator: chat() is built from the core's final completion, stream_chat() from
+    # the chunks; a consumer sees the same message either way.
+    last = list(_llm(exp).stream_chat(MESSAGES))[-1]
+    whole = _llm(exp).chat(MESSAGES)
+    assert whole.message.model_dump() == last.message.model_dump()
+    streamed = {k: v for k, v in last.additional_kwargs.items() if k != "thinking_delta"}
+    assert whole.additional_kwargs == streamed
+
+
+@pytest.mark.parametrize("exp", [s for s in SAMPLES if s.reasoning], ids=lambda s: s.model)
+async def test_reasoning_in_blocks_only(exp: Expected) -> None:
+    llm = make_llm(Recorder(wire_sse(exp.sample)), reasoning_in_additional_kwargs=False)
+    for response in [llm.chat(MESSAGES), list(llm.stream_chat(MESSAGES))[-1]]:
+        message = response.message
+        assert "reasoning_content" not in message.additional_kwargs
+        assert [b.content for b in message.blocks if isinstance(b, ThinkingBlock)] == [
+            exp.reasoning
+        ]
+    gen = await llm.astream_chat(MESSAGES)
+    streamed = [r async for r in gen]
+    assert "".join(r.additional_kwargs.get("thinking_delta", "") for r in streamed) == (
+        exp.reasoning
+    )
+    assert all("reasoning_content" not in r.message.additional_kwargs for r in streamed)
