@@ -75,7 +75,8 @@ class _Injected:
     them behind, says so in the log, and builds its own clients from its fields (as
     LlamaIndex does with any private attribute it cannot pickle)."""
 
-    __slots__ = ("async_client", "async_http_client", "client", "http_client")
+    __slots__ = ("_logged", "async_client", "async_http_client", "client", "http_client")
+    _NAMES = ("async_client", "async_http_client", "client", "http_client")
 
     def __init__(
         self,
@@ -88,6 +89,7 @@ class _Injected:
         self.async_http_client = async_http_client
         self.client = client
         self.async_client = async_client
+        self._logged = False
 
     def __copy__(self) -> _Injected:
         return self
@@ -96,8 +98,10 @@ class _Injected:
         return self
 
     def __reduce__(self) -> tuple[type[_Injected], tuple[()]]:
-        given = sorted(name for name in self.__slots__ if getattr(self, name) is not None)
-        if given:
+        given = [name for name in self._NAMES if getattr(self, name) is not None]
+        if given and not self._logged:
+            # Once per model: LlamaIndex's __getstate__ test-pickles each attribute first.
+            self._logged = True
             logger.warning(
                 "ZhipuFlash pickled without its injected %s: the unpickled copy builds its "
                 "own clients from base_url, api_key, timeout and max_retries.",
@@ -641,10 +645,13 @@ class ZhipuFlash(FunctionCallingLLM):
 def _refuse_unknown_keywords(cls: type[ZhipuFlash], kwargs: Mapping[str, Any]) -> None:
     """Raise ``TypeError`` for keywords that are neither a field nor a constructor argument,
     naming the nearest valid one: a misspelt setting must never be dropped silently."""
-    unknown = sorted(set(kwargs) - set(cls.model_fields))
+    names = set(cls.model_fields)
+    for field in cls.model_fields.values():
+        names.update(a for a in (field.alias, field.validation_alias) if isinstance(a, str))
+    unknown = sorted(set(kwargs) - names)
     if not unknown:
         return
-    valid = sorted({*cls.model_fields, *_INIT_ONLY})
+    valid = sorted({*names, *_INIT_ONLY})
     problems = []
     for name in unknown:
         hint = _KEYWORD_HINTS.get(name)

@@ -30,7 +30,7 @@ from llama_index.core.response_synthesizers import ResponseMode
 from llama_index.core.schema import QueryBundle
 from llama_index.core.tools import QueryEngineTool, ToolMetadata
 
-from llama_index_zhipu_flash import ZhipuFlash
+from llama_index_zhipu_flash import DEFAULT_NUM_OUTPUT, ZhipuFlash
 from tests.emulator.server import EmulatorHTTPServer, running_emulator_server
 from zhipu_flash import MODELS
 
@@ -214,7 +214,8 @@ def test_prompt_helper_leaves_most_of_the_window_for_context(
     helper = PromptHelper.from_llm_metadata(meta)
     room = helper.get_text_splitter_given_prompt(_PROMPT, num_chunks=1).chunk_size
     assert meta.num_output == (
-        max_tokens or min(8192, MODELS[model].max_output_tokens, meta.context_window // 4)
+        max_tokens
+        or min(DEFAULT_NUM_OUTPUT, MODELS[model].max_output_tokens, meta.context_window // 4)
     )
     assert room >= meta.context_window * 0.7, (meta.context_window, meta.num_output, room)
 
