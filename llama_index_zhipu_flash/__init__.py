@@ -11,6 +11,6 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         'pip install "zhipu-flash[llama-index]"'
     ) from exc
 
-from .base import DEFAULT_MODEL, ZhipuFlash
+from .base import DEFAULT_MODEL, DEFAULT_NUM_OUTPUT, ZhipuFlash
 
-__all__ = ["DEFAULT_MODEL", "ZhipuFlash"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_NUM_OUTPUT", "ZhipuFlash"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import difflib
 import logging
 import os
 from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
@@ -22,7 +22,7 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, model_validator
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
@@ -34,12 +34,13 @@ from zhipu_flash import (
     ZhipuClient,
     api_key_from_env,
     get_model_info,
-    shared_http_client,
 )
+from zhipu_flash.model_clients import ClientSettings, ModelClients
 
 from .utils import (
     ChatResponseBuilder,
     chat_to_completion_response,
+    completion_to_chat_response,
     parse_tool_kwargs,
     to_glm_messages,
 )
@@ -47,24 +48,119 @@ from .utils import (
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
-__all__ = ["DEFAULT_MODEL", "ZhipuFlash"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_NUM_OUTPUT", "ZhipuFlash"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "glm-4.7-flash"
 
+#: What ``metadata.num_output`` reserves for an answer when ``max_tokens`` is unset (capped
+#: at the model's output limit and at a quarter of the context window). LlamaIndex's
+#: PromptHelper keeps this many tokens of the window free for the answer; the model's own
+#: output limit (128K on glm-4.7-flash) would leave little or nothing for the context.
+DEFAULT_NUM_OUTPUT = 8192
+
+# Keywords from other LlamaIndex LLMs that mean nothing here, with what to do instead.
+_KEYWORD_HINTS = {
+    "is_chat_model": "ZhipuFlash is always a chat model",
+    "is_function_calling_model": (
+        "function calling comes from the model catalog (see llm.metadata); nothing to set"
+    ),
+}
+
+
+class _Injected:
+    """Clients the caller passed in. Copies of the model share them (the caller owns and
+    closes them). A connection pool cannot move to another process: a pickled model leaves
+    them behind, says so in the log, and builds its own clients from its fields (as
+    LlamaIndex does with any private attribute it cannot pickle)."""
+
+    __slots__ = ("_logged", "async_client", "async_http_client", "client", "http_client")
+    _NAMES = ("async_client", "async_http_client", "client", "http_client")
+
+    def __init__(
+        self,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        client: ZhipuClient | None = None,
+        async_client: AsyncZhipuClient | None = None,
+    ) -> None:
+        self.http_client = http_client
+        self.async_http_client = async_http_client
+        self.client = client
+        self.async_client = async_client
+        self._logged = False
+
+    def __copy__(self) -> _Injected:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Injected:
+        return self
+
+    def __reduce__(self) -> tuple[type[_Injected], tuple[()]]:
+        given = [name for name in self._NAMES if getattr(self, name) is not None]
+        if given and not self._logged:
+            # Once per model: LlamaIndex's __getstate__ test-pickles each attribute first.
+            self._logged = True
+            logger.warning(
+                "ZhipuFlash pickled without its injected %s: the unpickled copy builds its "
+                "own clients from base_url, api_key, timeout and max_retries.",
+                ", ".join(given),
+            )
+        return (_Injected, ())
+
 
 class ZhipuFlash(FunctionCallingLLM):
     """Zhipu AI's GLM chat models (open.bigmodel.cn / api.z.ai), streaming natively.
 
-    Reasoning (``reasoning_content``) is kept apart from the answer: streamed responses carry
-    it in a ``ThinkingBlock``, in ``message.additional_kwargs["reasoning_content"]`` and per
-    chunk in ``additional_kwargs["thinking_delta"]``, never in ``delta`` or
+    Reasoning: streamed responses carry it in a ``ThinkingBlock``, per chunk in
+    ``additional_kwargs["thinking_delta"]`` and (unless ``reasoning_in_additional_kwargs=False``)
+    in ``message.additional_kwargs["reasoning_content"]``; never in ``delta`` or
     ``message.content``, so query and chat engines print and store only the answer.
+    ``Memory`` counts ``str(message.additional_kwargs)`` against its token limit, so with a
+    token-limited memory and a thinking model pass ``reasoning_in_additional_kwargs=False``:
+    the reasoning then lives only in the ``ThinkingBlock``, which the memory does not count.
 
-    GLM accepts ``tool_choice="auto"`` only: a forced tool choice (``tool_required=True``,
-    ``FunctionAgent(initial_tool_choice=...)``) is sent as ``"auto"``; the first one in a
-    process logs a warning, later ones are logged at DEBUG.
+    Tool calls: ``ToolCallBlock``s and, in the OpenAI shape that llama-index-core's
+    streaming programs, chat engines and memories read,
+    ``message.additional_kwargs["tool_calls"]`` (``[{"id", "type": "function", "function":
+    {"name", "arguments": <JSON string>}}]``), on every streamed response and on ``chat()``.
+    ``chat()`` streams under the hood and returns the core's final completion, the same
+    message as the last ``stream_chat`` response. GLM takes ``tool_choice="auto"`` only: a
+    forced choice (``tool_required=True``, structured programs, routers) is sent as
+    ``"auto"``; the core logs one warning per process, later ones at DEBUG.
+
+    Interleaved thinking: every assistant message's reasoning in the history (its
+    ``ThinkingBlock`` or ``reasoning_content``) is handed to the core, which sends it back for
+    the current turn's tool loop (after the last user message) and, for earlier turns, only
+    with ``clear_thinking=False``. Streaming chat engines store only the answer's text block,
+    so preserved thinking across their turns needs the reasoning in ``additional_kwargs``.
+
+    Prompt budget: ``metadata.num_output`` is ``max_tokens`` when set, otherwise
+    ``DEFAULT_NUM_OUTPUT`` (8192, capped at the model's output limit and at a quarter of
+    ``context_window``). PromptHelper keeps that much of the window free for the answer, so a
+    smaller ``context_window`` (e.g. 32000) works in any query engine. Set ``max_tokens`` to
+    reserve (and allow) more for long reasoning.
+
+    Configuration: ``api_base`` is accepted as another name for ``base_url`` (the spelling of
+    OpenAI and OpenAILike). Any other keyword the class does not know is refused with a
+    ``TypeError`` naming the nearest valid one; request parameters it does not name go in
+    ``additional_kwargs``. Per call, request parameters (``temperature``, ``max_tokens``,
+    ``thinking``, ..., and ``request_id``, ``response_format``, ``extra_body``) may be passed
+    as keywords: ``llm.chat(messages, request_id="r-1")``.
+
+    Clients: built at the first call from the current fields and cached by them, so changing
+    ``api_key``, ``base_url``, ``timeout``, ``max_retries`` or ``max_concurrency`` (in place
+    or with ``model_copy(update=...)``) takes effect at the next call. Async clients are one
+    per event loop and close with it. ``copy.deepcopy`` and ``pickle`` work before and after
+    use (the caches are not copied). ``max_concurrency=N`` caps this LLM's requests in flight
+    (threads, tasks and event loops together; copies made with ``model_copy`` share the cap),
+    so ``use_async`` synthesizers and gathered agents queue instead of meeting GLM's 1302
+    concurrency error. An injected ``http_client``/``async_http_client`` is used for the
+    clients built here; an injected core ``client``/``async_client`` is used as given for its
+    side (its own key, URL, timeout, retries and cap: the fields above do not reach it).
+    Copies share injected clients, which the caller closes; a pickled copy leaves them behind
+    (logged) and builds its own from the fields.
 
     Examples:
         ``pip install "zhipu-flash[llama-index]"`` and set ``ZHIPUAI_API_KEY``.
@@ -73,7 +169,7 @@ class ZhipuFlash(FunctionCallingLLM):
         from llama_index.core.llms import ChatMessage
         from llama_index_zhipu_flash import ZhipuFlash
 
-        llm = ZhipuFlash(model="glm-4.7-flash")
+        llm = ZhipuFlash(model="glm-4.7-flash", max_concurrency=2)
         print(llm.complete("Name three rivers in China."))
 
         for r in llm.stream_chat([ChatMessage(role="user", content="Why is the sky blue?")]):
@@ -99,8 +195,9 @@ class ZhipuFlash(FunctionCallingLLM):
     base_url: str | None = Field(
         default=None,
         description=(
-            "API base URL ending in /api/paas/v4. Defaults to ZHIPUAI_BASE_URL, then "
-            "https://open.bigmodel.cn/api/paas/v4 (use https://api.z.ai/api/paas/v4 for z.ai)."
+            "API base URL ending in /api/paas/v4 (api_base is accepted as another name). "
+            "Defaults to ZHIPUAI_BASE_URL, then https://open.bigmodel.cn/api/paas/v4 (use "
+            "https://api.z.ai/api/paas/v4 for z.ai)."
         ),
     )
     temperature: float | None = Field(
@@ -113,7 +210,23 @@ class ZhipuFlash(FunctionCallingLLM):
         default=None, ge=0.01, le=1.0, description="Nucleus sampling (0.01..1); unset by default."
     )
     max_tokens: int | None = Field(
-        default=None, gt=0, description="Maximum output tokens; unset uses the model's default."
+        default=None,
+        gt=0,
+        description=(
+            "Maximum output tokens, reasoning included; unset uses the model's default. Also "
+            "what metadata.num_output reserves for the answer (else DEFAULT_NUM_OUTPUT)."
+        ),
+    )
+    stop: str | list[str] | None = Field(
+        default=None, description="A stop sequence (GLM takes one); unset by default."
+    )
+    do_sample: bool | None = Field(
+        default=None,
+        description="False for greedy decoding (temperature and top_p are then ignored).",
+    )
+    user_id: str | None = Field(
+        default=None,
+        description="An end-user id (6 to 128 characters) sent with every request.",
     )
     thinking: bool | dict[str, Any] | None = Field(
         default=None,
@@ -126,7 +239,20 @@ class ZhipuFlash(FunctionCallingLLM):
         default=None,
         description=(
             "False enables preserved thinking: earlier turns' reasoning is sent back as "
-            "reasoning_content. Unset or True drops it from the history."
+            "reasoning_content too. The current turn's tool loop always gets its reasoning "
+            "back (interleaved thinking)."
+        ),
+    )
+    reasoning_effort: str | None = Field(
+        default=None,
+        description="How hard the model reasons, e.g. 'high', on models that take it.",
+    )
+    reasoning_in_additional_kwargs: bool = Field(
+        default=True,
+        description=(
+            "Also put the reasoning in message.additional_kwargs['reasoning_content']. False "
+            "keeps it only in the ThinkingBlock (and per-chunk thinking_delta), which "
+            "token-limited Memory does not count."
         ),
     )
     tool_stream: bool | None = Field(
@@ -142,6 +268,14 @@ class ZhipuFlash(FunctionCallingLLM):
         ge=0,
         description="Retries of retryable failures before the first chunk (never after it).",
     )
+    max_concurrency: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "At most this many requests of this LLM in flight (threads, tasks and event loops "
+            "together); more wait for a slot instead of meeting GLM's 1302 limit."
+        ),
+    )
     context_window: int | None = Field(
         default=None,
         gt=0,
@@ -150,16 +284,12 @@ class ZhipuFlash(FunctionCallingLLM):
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict,
         description=(
-            "Extra request parameters sent with every call (e.g. do_sample, stop, "
-            "response_format, user_id, extra_body)."
+            "Extra request parameters sent with every call (e.g. response_format, extra_body)."
         ),
     )
 
-    _client: ZhipuClient | None = PrivateAttr(default=None)
-    _aclient: AsyncZhipuClient | None = PrivateAttr(default=None)
-    _aclient_loop: asyncio.AbstractEventLoop | None = PrivateAttr(default=None)
-    _http_client: httpx.Client | None = PrivateAttr(default=None)
-    _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
+    _clients: ModelClients = PrivateAttr(default_factory=ModelClients)
+    _injected: _Injected = PrivateAttr(default_factory=_Injected)
 
     def __init__(
         self,
@@ -167,14 +297,21 @@ class ZhipuFlash(FunctionCallingLLM):
         *,
         api_key: str | SecretStr | None = None,
         base_url: str | None = None,
+        api_base: str | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
         max_tokens: int | None = None,
+        stop: str | list[str] | None = None,
+        do_sample: bool | None = None,
+        user_id: str | None = None,
         thinking: bool | dict[str, Any] | None = None,
         clear_thinking: bool | None = None,
+        reasoning_effort: str | None = None,
+        reasoning_in_additional_kwargs: bool = True,
         tool_stream: bool | None = None,
         timeout: float | None = None,
         max_retries: int = 2,
+        max_concurrency: int | None = None,
         context_window: int | None = None,
         additional_kwargs: dict[str, Any] | None = None,
         http_client: httpx.Client | None = None,
@@ -184,6 +321,14 @@ class ZhipuFlash(FunctionCallingLLM):
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
+        _refuse_unknown_keywords(type(self), kwargs)
+        if api_base is not None:
+            if base_url is not None and base_url != api_base:
+                raise ValueError(
+                    f"base_url={base_url!r} and api_base={api_base!r} disagree; they are two "
+                    "names for one setting, pass one of them."
+                )
+            base_url = api_base
         key = api_key if api_key is not None else api_key_from_env()
         super().__init__(
             model=model,
@@ -192,20 +337,35 @@ class ZhipuFlash(FunctionCallingLLM):
             temperature=temperature,
             top_p=top_p,
             max_tokens=max_tokens,
+            stop=stop,
+            do_sample=do_sample,
+            user_id=user_id,
             thinking=thinking,
             clear_thinking=clear_thinking,
+            reasoning_effort=reasoning_effort,
+            reasoning_in_additional_kwargs=reasoning_in_additional_kwargs,
             tool_stream=tool_stream,
             timeout=timeout,
             max_retries=max_retries,
+            max_concurrency=max_concurrency,
             context_window=context_window or get_model_info(model).context_window,
             additional_kwargs=additional_kwargs or {},
             callback_manager=callback_manager,
             **kwargs,
         )
-        self._http_client = http_client
-        self._async_http_client = async_http_client
-        self._client = client
-        self._aclient = async_client
+        self._injected = _Injected(http_client, async_http_client, client, async_client)
+
+    @model_validator(mode="after")
+    def _check_max_tokens_fits_the_window(self) -> ZhipuFlash:
+        # PromptHelper would fail later with "Calculated available context size ... was not
+        # non-negative", far from the setting that caused it.
+        window = self.context_window
+        if self.max_tokens is not None and window is not None and self.max_tokens >= window:
+            raise ValueError(
+                f"max_tokens={self.max_tokens} leaves no room for the prompt in "
+                f"context_window={window}; lower max_tokens or raise context_window."
+            )
+        return self
 
     @classmethod
     def class_name(cls) -> str:
@@ -215,9 +375,11 @@ class ZhipuFlash(FunctionCallingLLM):
     def metadata(self) -> LLMMetadata:
         # Never raises: the catalog returns defaults for models it does not know.
         info = get_model_info(self.model)
+        window = self.context_window or info.context_window
+        budget = min(DEFAULT_NUM_OUTPUT, info.max_output_tokens, max(1, window // 4))
         return LLMMetadata(
-            context_window=self.context_window or info.context_window,
-            num_output=self.max_tokens or info.max_output_tokens,
+            context_window=window,
+            num_output=self.max_tokens or budget,
             is_chat_model=True,
             is_function_calling_model=info.tools,
             model_name=self.model,
@@ -226,51 +388,42 @@ class ZhipuFlash(FunctionCallingLLM):
 
     # -- clients -------------------------------------------------------------------------
 
-    def _secret(self) -> str | None:
-        return self.api_key.get_secret_value() if self.api_key is not None else None
+    def _client_settings(self) -> ClientSettings:
+        # Built per call from the current fields: a changed field means another cached client.
+        key = self.api_key
+        # A plain str when assigned after construction (fields are not re-validated).
+        return ClientSettings(
+            api_key=key.get_secret_value() if isinstance(key, SecretStr) else key,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            http_client=self._injected.http_client,
+            async_http_client=self._injected.async_http_client,
+            max_concurrency=self.max_concurrency,
+        )
 
-    def _get_client(self) -> ZhipuClient:
-        if self._client is None:
-            self._client = ZhipuClient(
-                api_key=self._secret(),
-                base_url=self.base_url,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                # No injected client: the process-wide pool, so discarded LLMs leak no sockets.
-                http_client=self._http_client or shared_http_client(self.timeout),
-            )
-        return self._client
+    def _sync_client(self) -> ZhipuClient:
+        injected = self._injected.client
+        return (
+            injected if injected is not None else self._clients.sync_client(self._client_settings())
+        )
 
-    def _get_aclient(self) -> AsyncZhipuClient:
-        # An httpx.AsyncClient's pooled connections belong to the loop that opened them, so
-        # a client we created is re-created when called from another loop (asyncio.run twice,
-        # notebooks). An injected client is used as given.
-        loop = asyncio.get_running_loop()
-        injected = self._async_http_client is not None
-        if self._aclient is None or (
-            not injected and self._aclient_loop is not None and self._aclient_loop is not loop
-        ):
-            self._aclient = AsyncZhipuClient(
-                api_key=self._secret(),
-                base_url=self.base_url,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                http_client=self._async_http_client,
-            )
-            self._aclient_loop = loop
-        return self._aclient
+    def _async_client(self) -> AsyncZhipuClient:
+        """The async client for the running event loop (call it from a coroutine)."""
+        injected = self._injected.async_client
+        if injected is not None:
+            return injected
+        return self._clients.async_client(self._client_settings())
 
     def close(self) -> None:
-        """Release the sync client (the shared default pool and injected clients stay open)."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        """Release the sync clients this LLM built (the shared default pool and injected
+        clients stay open; async pools close with their event loops)."""
+        self._clients.close()
 
     async def aclose(self) -> None:
-        """Close the async connection pool this LLM created (injected clients stay open)."""
-        if self._aclient is not None:
-            await self._aclient.aclose()
-            self._aclient = None
+        """:meth:`close`, and close this LLM's async connection pool of the running loop now
+        (injected clients stay open)."""
+        await self._clients.aclose()
 
     # -- requests ------------------------------------------------------------------------
 
@@ -279,8 +432,12 @@ class ZhipuFlash(FunctionCallingLLM):
             "temperature": self.temperature,
             "top_p": self.top_p,
             "max_tokens": self.max_tokens,
+            "stop": self.stop,
+            "do_sample": self.do_sample,
+            "user_id": self.user_id,
             "thinking": self.thinking,
             "clear_thinking": self.clear_thinking,
+            "reasoning_effort": self.reasoning_effort,
             "tool_stream": self.tool_stream,
         }
         params = {k: v for k, v in params.items() if v is not None}
@@ -311,31 +468,31 @@ class ZhipuFlash(FunctionCallingLLM):
         return self._astream_chat(messages, **kwargs)
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        # Streamed under the hood: a long reasoning answer never waits on one read timeout,
-        # and chat() returns exactly what the last streamed response would hold.
-        manager = self._get_client().stream(**self._request(messages, kwargs))
-        builder = ChatResponseBuilder()
+        # Streamed under the hood: a long reasoning answer never waits on one read timeout.
+        # The core accumulates the stream; its final completion is the answer (one
+        # accumulator, as in the LangChain adapter).
+        manager = self._sync_client().stream(**self._request(messages, kwargs))
         with manager as stream:
-            for chunk in stream:
-                builder.update(chunk)  # no per-chunk response: only the final one is returned
             completion = stream.get_final_completion()
-        return builder.final(completion)
+        return completion_to_chat_response(
+            completion, reasoning_in_additional_kwargs=self.reasoning_in_additional_kwargs
+        )
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        manager = self._get_aclient().stream(**self._request(messages, kwargs))
-        builder = ChatResponseBuilder()
+        manager = self._async_client().stream(**self._request(messages, kwargs))
         async with manager as stream:
-            async for chunk in stream:
-                builder.update(chunk)
             completion = await stream.get_final_completion()
-        return builder.final(completion)
+        return completion_to_chat_response(
+            completion, reasoning_in_additional_kwargs=self.reasoning_in_additional_kwargs
+        )
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         # Input is checked now (errors at the call); the request is sent on first next().
-        manager = self._get_client().stream(**self._request(messages, kwargs))
+        manager = self._sync_client().stream(**self._request(messages, kwargs))
+        in_kwargs = self.reasoning_in_additional_kwargs
 
         def gen() -> Generator[ChatResponse, None, None]:
-            builder = ChatResponseBuilder()
+            builder = ChatResponseBuilder(reasoning_in_additional_kwargs=in_kwargs)
             # The stream is owned here: break, close() or an error closes the response.
             with manager as stream:
                 for chunk in stream:
@@ -344,10 +501,11 @@ class ZhipuFlash(FunctionCallingLLM):
         return gen()
 
     def _astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
-        manager = self._get_aclient().stream(**self._request(messages, kwargs))
+        manager = self._async_client().stream(**self._request(messages, kwargs))
+        in_kwargs = self.reasoning_in_additional_kwargs
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:
-            builder = ChatResponseBuilder()
+            builder = ChatResponseBuilder(reasoning_in_additional_kwargs=in_kwargs)
             # Owned by ``async with`` inside the generator: aclose() or cancellation closes
             # the HTTP response at once. (LlamaIndex's decorator does not aclose() the inner
             # generator on a bare ``break``; see the README.)
@@ -410,8 +568,8 @@ class ZhipuFlash(FunctionCallingLLM):
         **kwargs: Any,
     ) -> dict[str, Any]:
         """The kwargs for ``chat``/``stream_chat``: messages (a new list; the caller's history
-        is never modified), tools in OpenAI form, and ``tool_choice="auto"``. A GLM built-in
-        tool given as its API dict (``{"type": "web_search", "web_search": {...}}``,
+        is never modified), tools in OpenAI form, and the tool choice. A GLM built-in tool
+        given as its API dict (``{"type": "web_search", "web_search": {...}}``,
         ``{"type": "retrieval", ...}``) goes unchanged, next to the function tools."""
         tool_specs = [_tool_spec(t) for t in tools]
         messages = list(chat_history or [])
@@ -440,15 +598,22 @@ class ZhipuFlash(FunctionCallingLLM):
         allow_parallel_tool_calls: bool = False,
         **kwargs: Any,
     ) -> ChatResponse:
-        """Without parallel calls, keep only the first tool call (GLM has no switch for it)."""
+        """Without parallel calls, keep only the first tool call (GLM has no switch for it),
+        in the blocks and in ``additional_kwargs["tool_calls"]`` alike."""
         if not allow_parallel_tool_calls:
-            blocks = response.message.blocks
-            calls = [b for b in blocks if isinstance(b, ToolCallBlock)]
+            message = response.message
+            calls = [b for b in message.blocks if isinstance(b, ToolCallBlock)]
             if len(calls) > 1:
                 first = calls[0]
-                response.message.blocks = [
-                    b for b in blocks if not isinstance(b, ToolCallBlock) or b is first
+                message.blocks = [
+                    b for b in message.blocks if not isinstance(b, ToolCallBlock) or b is first
                 ]
+                listed = message.additional_kwargs.get("tool_calls")
+                if isinstance(listed, list) and listed:
+                    message.additional_kwargs = {
+                        **message.additional_kwargs,
+                        "tool_calls": listed[:1],
+                    }
         return response
 
     def get_tool_calls_from_response(
@@ -457,7 +622,8 @@ class ZhipuFlash(FunctionCallingLLM):
         error_on_no_tool_call: bool = True,
         **kwargs: Any,
     ) -> list[ToolSelection]:
-        """The tool calls in a response; partial arguments (mid-stream) never raise."""
+        """The tool calls in a response (its ``ToolCallBlock``s, else the OpenAI-shaped
+        ``additional_kwargs["tool_calls"]``); partial arguments (mid-stream) never raise."""
         selections = [
             ToolSelection(
                 tool_id=block.tool_call_id or "",
@@ -467,6 +633,8 @@ class ZhipuFlash(FunctionCallingLLM):
             for block in response.message.blocks
             if isinstance(block, ToolCallBlock)
         ]
+        if not selections:
+            selections = _listed_tool_calls(response.message.additional_kwargs.get("tool_calls"))
         if not selections and error_on_no_tool_call:
             raise ValueError(
                 f"Expected at least one tool call, but got none from {self.model}. GLM cannot "
@@ -483,6 +651,52 @@ def _tool_spec(tool: Any) -> dict[str, Any]:
         return dict(tool)
     spec: dict[str, Any] = tool.metadata.to_openai_tool(skip_length_check=True)
     return spec
+
+
+def _refuse_unknown_keywords(cls: type[ZhipuFlash], kwargs: Mapping[str, Any]) -> None:
+    """Raise ``TypeError`` for keywords that are neither a field nor a constructor argument,
+    naming the nearest valid one: a misspelt setting must never be dropped silently."""
+    names = set(cls.model_fields)
+    for field in cls.model_fields.values():
+        names.update(a for a in (field.alias, field.validation_alias) if isinstance(a, str))
+    unknown = sorted(set(kwargs) - names)
+    if not unknown:
+        return
+    valid = sorted({*names, *_INIT_ONLY})
+    problems = []
+    for name in unknown:
+        hint = _KEYWORD_HINTS.get(name)
+        if hint is None:
+            close = difflib.get_close_matches(name, valid, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else ""
+        problems.append(f"{name!r}" + (f" ({hint})" if hint else ""))
+    raise TypeError(
+        f"{cls.__name__}() got unexpected keyword argument(s) {', '.join(problems)}. Request "
+        "parameters it does not name go in additional_kwargs={...}."
+    )
+
+
+# Constructor arguments that are not fields.
+_INIT_ONLY = ("api_base", "http_client", "async_http_client", "client", "async_client")
+
+
+def _listed_tool_calls(calls: Any) -> list[ToolSelection]:
+    """OpenAI-shaped tool calls (dicts, or SDK objects with ``model_dump``) as selections."""
+    if not isinstance(calls, list):
+        return []
+    out = []
+    for call in calls:
+        data = call.model_dump() if hasattr(call, "model_dump") else call
+        function = data.get("function") if isinstance(data, Mapping) else None
+        if isinstance(function, Mapping) and function.get("name"):
+            out.append(
+                ToolSelection(
+                    tool_id=str(data.get("id") or ""),
+                    tool_name=str(function["name"]),
+                    tool_kwargs=parse_tool_kwargs(function.get("arguments")),
+                )
+            )
+    return out
 
 
 def _prompt(prompt: str) -> list[ChatMessage]:

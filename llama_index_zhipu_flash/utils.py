@@ -1,14 +1,16 @@
 """Pure conversions between LlamaIndex's types and the core's wire dicts and chunks.
 
 No I/O here: ``to_glm_messages`` turns ``ChatMessage`` objects into the message dicts the
-core's ``build_chat_request`` checks and sends, and :class:`ChatResponseBuilder` folds the
-core's normalised chunks into LlamaIndex's cumulative ``ChatResponse`` objects.
+core's ``build_chat_request`` checks and sends, :class:`ChatResponseBuilder` folds the core's
+normalised chunks into LlamaIndex's cumulative ``ChatResponse`` objects, and
+:func:`completion_to_chat_response` turns the core's final completion into the same message.
 
 Streaming follows LlamaIndex's convention (the opposite of LangChain's): every response
 carries the whole message so far, and ``delta`` holds only the new answer text. Reasoning is
 kept out of ``delta`` and ``message.content``; it goes to a ``ThinkingBlock``, to
-``message.additional_kwargs["reasoning_content"]`` and, per chunk, to
-``ChatResponse.additional_kwargs["thinking_delta"]``.
+``message.additional_kwargs["reasoning_content"]`` (unless turned off) and, per chunk, to
+``ChatResponse.additional_kwargs["thinking_delta"]``. Tool calls are ``ToolCallBlock``s and,
+in the OpenAI shape, ``message.additional_kwargs["tool_calls"]``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from zhipu_flash import (
     ChatCompletionChunk,
     InvalidRequestInputError,
     Usage,
+    WebSearchResult,
     image_url_value,
     video_part,
 )
@@ -48,6 +51,7 @@ from zhipu_flash import (
 __all__ = [
     "ChatResponseBuilder",
     "chat_to_completion_response",
+    "completion_to_chat_response",
     "parse_tool_kwargs",
     "to_glm_message",
     "to_glm_messages",
@@ -118,7 +122,9 @@ def to_glm_message(message: ChatMessage) -> dict[str, Any]:
             out["tool_calls"] = tool_calls
         text = "".join(reasoning) or kwargs.get("reasoning_content")
         if text:
-            # Sent only with clear_thinking=False (the core drops it otherwise).
+            # Every assistant message's reasoning goes to the core, which decides: kept in the
+            # current turn's tool loop (interleaved thinking), on earlier turns only with
+            # clear_thinking=False, never for a model without thinking.
             out["reasoning_content"] = text
     elif role == "tool":
         call_id = kwargs.get("tool_call_id")
@@ -193,7 +199,7 @@ def _image_value(block: ImageBlock) -> str:
     raise InvalidRequestInputError("An ImageBlock needs url, path or image bytes.")
 
 
-# -- chunks -> ChatResponse ------------------------------------------------------------------
+# -- chunks and completions -> ChatResponse -------------------------------------------------
 
 
 def usage_kwargs(usage: Usage | None) -> dict[str, int]:
@@ -241,6 +247,30 @@ def _tool_kwargs_value(arguments: str) -> dict[str, Any] | str:
     return value if isinstance(value, dict) else arguments
 
 
+def _tool_block(call_id: str | None, name: str, arguments: str) -> ToolCallBlock:
+    return ToolCallBlock.model_construct(
+        block_type="tool_call",
+        tool_call_id=call_id,
+        tool_name=name,
+        tool_kwargs=_tool_kwargs_value(arguments),
+    )
+
+
+def _openai_tool_call(call_id: str | None, name: str, arguments: str) -> dict[str, Any]:
+    """One entry of ``message.additional_kwargs["tool_calls"]``, in the OpenAI shape.
+
+    llama-index-core reads tool calls from this key, not from the blocks, in several places:
+    the streaming programs (``program/utils.py`` ``process_streaming_objects``: without it
+    ``stream_structured_predict`` yields empty objects), the chat engines' ``is_function``,
+    ``ChatSummaryMemoryBuffer``. Plain JSON values (llama-index-llms-openai stores SDK
+    objects; ours must survive ``model_dump``, ``json.dumps`` and pickling)."""
+    return {
+        "id": call_id or "",
+        "type": "function",
+        "function": {"name": name, "arguments": arguments or "{}"},
+    }
+
+
 class _Tool:
     __slots__ = ("args", "block", "id", "name")
 
@@ -252,7 +282,10 @@ class _Tool:
 
 
 class ChatResponseBuilder:
-    """Folds the core's chunks into cumulative ``ChatResponse`` objects, one per chunk.
+    """Folds the core's chunks into cumulative ``ChatResponse`` objects, one per chunk (what
+    ``stream_chat`` yields). ``chat()`` does not use it: it builds its one response from the
+    core's final completion with :func:`completion_to_chat_response`, and the last response
+    built here holds the same message.
 
     Cost: text and reasoning grow by ``+=`` on one string each (no re-join of all parts per
     chunk), and a block is rebuilt only when its own part changed: a reasoning-only chunk
@@ -262,17 +295,20 @@ class ChatResponseBuilder:
     per chunk is the copy of the block that grew, which LlamaIndex's type (a ``str`` per
     block) makes unavoidable for every response to hold the message so far.
 
-    ``chat()`` folds chunks with :meth:`update` only and builds the one response it returns
-    with :meth:`final`: no per-chunk response is built for nobody to read.
-
     Chunks arrive already normalised by the core: tool-call indexes are a local 0..n-1,
     ``-1`` is resolved, and GLM's repeat of a whole call on its second finish chunk is gone.
+
+    Args:
+        reasoning_in_additional_kwargs: Also put the reasoning so far in
+            ``message.additional_kwargs["reasoning_content"]`` (it is always in the
+            ``ThinkingBlock`` and, per chunk, in ``additional_kwargs["thinking_delta"]``).
     """
 
     __slots__ = (
         "_finish_reason",
         "_model",
         "_reasoning",
+        "_reasoning_kwargs",
         "_text",
         "_text_block",
         "_thinking_block",
@@ -281,7 +317,8 @@ class ChatResponseBuilder:
         "_web_search",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, reasoning_in_additional_kwargs: bool = True) -> None:
+        self._reasoning_kwargs = reasoning_in_additional_kwargs
         self._text = ""
         self._reasoning = ""
         self._text_block: TextBlock = TextBlock.model_construct(block_type="text", text="")
@@ -292,9 +329,8 @@ class ChatResponseBuilder:
         self._model: str | None = None
         self._web_search: list[dict[str, Any]] | None = None
 
-    def update(self, chunk: ChatCompletionChunk) -> tuple[str, str]:
-        """Fold one chunk into the answer so far; return its text and thinking deltas.
-        ``chat()`` needs only this per chunk, and :meth:`final` at the end."""
+    def add(self, chunk: ChatCompletionChunk) -> ChatResponse:
+        """The response for one chunk: the message so far, the text delta, the raw chunk."""
         text_delta = ""
         thinking_delta = ""
         if self._model is None:
@@ -315,38 +351,20 @@ class ChatResponseBuilder:
         if chunk.usage is not None:
             self._usage = usage_kwargs(chunk.usage)
         if chunk.web_search is not None:  # once per stream, first or final chunk
-            self._web_search = [r.model_dump(exclude_none=True) for r in chunk.web_search]
-        self._text += text_delta
-        self._reasoning += thinking_delta
-        return text_delta, thinking_delta
-
-    def add(self, chunk: ChatCompletionChunk) -> ChatResponse:
-        """The response for one chunk: the message so far, the text delta, the raw chunk."""
-        text_delta, thinking_delta = self.update(chunk)
+            self._web_search = _web_search(chunk.web_search)
         if text_delta:
+            self._text += text_delta
             self._text_block = TextBlock.model_construct(block_type="text", text=self._text)
+        extra = _response_kwargs(self._usage, self._finish_reason, self._model, self._web_search)
         if thinking_delta:
+            self._reasoning += thinking_delta
             self._thinking_block = _thinking(self._reasoning)
-        extra = self._response_kwargs()
-        if thinking_delta:
             extra["thinking_delta"] = thinking_delta
         return _response(
             self._message(),
             delta=text_delta,
             raw=chunk.model_dump(exclude_none=True),
             additional_kwargs=extra,
-        )
-
-    def final(self, completion: ChatCompletion | None = None) -> ChatResponse:
-        """The whole answer as one response (what ``chat()`` returns); ``raw`` is the
-        accumulated completion as a plain dict. Works after :meth:`update` or :meth:`add`."""
-        # After update() alone the blocks were never built: build them once, here.
-        self._text_block = TextBlock.model_construct(block_type="text", text=self._text)
-        if self._reasoning:
-            self._thinking_block = _thinking(self._reasoning)
-        raw = completion.model_dump(exclude_none=True) if completion is not None else None
-        return _response(
-            self._message(), delta=None, raw=raw, additional_kwargs=self._response_kwargs()
         )
 
     def _add_tool(self, index: int, call_id: str | None, function: Any) -> None:
@@ -361,38 +379,86 @@ class ChatResponseBuilder:
             if function.arguments:
                 args = function.arguments
                 tool.args += args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
-        tool.block = ToolCallBlock.model_construct(
-            block_type="tool_call",
-            tool_call_id=tool.id,
-            tool_name=tool.name or "",
-            tool_kwargs=_tool_kwargs_value(tool.args),
-        )
+        tool.block = _tool_block(tool.id, tool.name or "", tool.args)
 
     def _message(self) -> ChatMessage:
         blocks: list[Any] = []
         if self._thinking_block is not None:
             blocks.append(self._thinking_block)
         blocks.append(self._text_block)
-        blocks.extend(t.block for t in self._tools if t.block is not None)
         kwargs: dict[str, Any] = {}
-        if self._reasoning:
+        if self._reasoning and self._reasoning_kwargs:
             kwargs["reasoning_content"] = self._reasoning
+        if self._tools:
+            # A new list of new dicts per response: each response keeps its own snapshot.
+            tools = [t for t in self._tools if t.block is not None]
+            blocks.extend(t.block for t in tools)
+            kwargs["tool_calls"] = [_openai_tool_call(t.id, t.name or "", t.args) for t in tools]
         return ChatMessage.model_construct(
             role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=kwargs
         )
 
-    def _response_kwargs(self) -> dict[str, Any]:
-        out: dict[str, Any] = dict(self._usage)
-        if self._finish_reason is not None:
-            out["finish_reason"] = self._finish_reason
-        if self._usage or self._finish_reason:
-            if self._model is not None:
-                out["model"] = self._model
-            # The built-in search's sources, with the answer's ending (the final response of
-            # a stream, and chat()), however early in the stream GLM sent them.
-            if self._web_search:
-                out["web_search"] = self._web_search
-        return out
+
+def completion_to_chat_response(
+    completion: ChatCompletion, *, reasoning_in_additional_kwargs: bool = True
+) -> ChatResponse:
+    """The ``ChatResponse`` for a whole answer (what ``chat()`` returns), from the core's
+    final completion; ``raw`` is that completion as a plain dict. Its message equals the
+    last one :class:`ChatResponseBuilder` yields for the same stream."""
+    message = completion.message
+    reasoning = message.reasoning_content or ""
+    blocks: list[Any] = []
+    if reasoning:
+        blocks.append(_thinking(reasoning))
+    blocks.append(TextBlock.model_construct(block_type="text", text=message.content or ""))
+    kwargs: dict[str, Any] = {}
+    if reasoning and reasoning_in_additional_kwargs:
+        kwargs["reasoning_content"] = reasoning
+    calls = message.tool_calls or []
+    if calls:
+        blocks.extend(_tool_block(c.id, c.function.name, c.function.arguments) for c in calls)
+        kwargs["tool_calls"] = [
+            _openai_tool_call(c.id, c.function.name, c.function.arguments) for c in calls
+        ]
+    chat_message = ChatMessage.model_construct(
+        role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=kwargs
+    )
+    extra = _response_kwargs(
+        usage_kwargs(completion.usage),
+        completion.finish_reason,
+        completion.model,
+        _web_search(completion.web_search) if completion.web_search else None,
+    )
+    return _response(
+        chat_message,
+        delta=None,
+        raw=completion.model_dump(exclude_none=True),
+        additional_kwargs=extra,
+    )
+
+
+def _response_kwargs(
+    usage: dict[str, int],
+    finish_reason: str | None,
+    model: str | None,
+    web_search: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = dict(usage)
+    if finish_reason is not None:
+        out["finish_reason"] = finish_reason
+    if usage or finish_reason:
+        if model is not None:
+            out["model"] = model
+        # The built-in search's sources, with the answer's ending (the final response of a
+        # stream, and chat()), however early in the stream GLM sent them.
+        if web_search:
+            out["web_search"] = web_search
+    return out
+
+
+def _web_search(results: Sequence[WebSearchResult]) -> list[dict[str, Any]]:
+    # Plain dicts: additional_kwargs holds JSON values only.
+    return [r.model_dump(exclude_none=True) for r in results]
 
 
 def _thinking(text: str) -> ThinkingBlock:

@@ -118,11 +118,6 @@ def _model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {"http_client": replay.http_client(), "api_key": "replay"} if replay else {}
 
 
-def _effort(args: argparse.Namespace) -> dict[str, Any]:
-    """``reasoning_effort`` as a request parameter both frameworks pass on to the core."""
-    return {"reasoning_effort": args.reasoning_effort} if args.reasoning_effort else {}
-
-
 def _core_client(args: argparse.Namespace) -> ZhipuClient:
     replay = _replay(args)
     return replay.client() if replay is not None else ZhipuClient()
@@ -156,7 +151,7 @@ def _langchain(messages: list[dict[str, Any]], args: argparse.Namespace) -> Piec
     llm = ChatZhipuFlash(
         model=args.model,
         thinking=args.thinking,
-        model_kwargs=_effort(args),
+        reasoning_effort=args.reasoning_effort,
         **_model_kwargs(args),
     )
     for chunk in llm.stream(messages):
@@ -175,7 +170,7 @@ def _llama_index(messages: list[dict[str, Any]], args: argparse.Namespace) -> Pi
     llm = ZhipuFlash(
         model=args.model,
         thinking=args.thinking,
-        additional_kwargs=_effort(args),
+        reasoning_effort=args.reasoning_effort,
         **_model_kwargs(args),
     )
     history = [_llama_index_message(m) for m in messages]

@@ -5,7 +5,10 @@
 1. The conversation ends with tool results: a text answer that reports them, or in JSON mode
    an instance of the schema filled from the question and the results.
 2. Tools are offered and the last user message asks for one: tool calls
-   (see :func:`_select_calls` for how a tool and its arguments are chosen).
+   (see :func:`_select_calls` for how a tool and its arguments are chosen). When none is
+   asked for but the only tool offered is a schema (named like a class, as LlamaIndex's
+   programs and LangChain's ``with_structured_output`` name it), it is called: the answer,
+   in that schema (see :func:`_schema_call`).
 3. JSON mode: one JSON object, an instance of a schema found in the messages, or with the
    keys the prompt names.
 4. Otherwise a short text answer chosen by simple rules on the last user message.
@@ -38,12 +41,26 @@ _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3}
 _ARITHMETIC = re.compile(r"(-?\d+(?:\.\d+)?)\s*([-+*/×])\s*(-?\d+(?:\.\d+)?)")
 _QUESTION_LINE = re.compile(r"^(?:Query|Question):[ \t]*(\S.*)$", re.MULTILINE)
 _METADATA_LINE = re.compile(r"^\s*[a-z_]+: \S")
+_NOT_IN_CONTEXT = "The context does not say."
+# A request to rewrite a follow-up as a standalone question (LlamaIndex's condense prompts).
+_STANDALONE = re.compile(
+    r"<Follow Up Message>\s*\n(.+?)\n\s*<Standalone question>"
+    r"|Follow Up Input:[ \t]*(.+?)\s*\n\s*Standalone question:",
+    re.DOTALL | re.IGNORECASE,
+)
+# The answer a refine prompt asks to improve, after its question line.
+_EARLIER_ANSWER = re.compile(r"^Original Answer:[ \t]*(\S.*)$", re.MULTILINE)
+# A template's label before a passage ("New Context: ...", "Original Answer: ..." in
+# LlamaIndex's refine prompt): not part of the passage.
+_PASSAGE_LABEL = re.compile(r"^(?:[A-Z][a-z]+ ){0,2}[A-Z][a-z]+: (?=\S)")
 # Words too common to say which sentence of a context answers a question.
 _COMMON_WORDS = frozenset(
     "what when where which who whom whose why how does have with that this there their they "  # noqa: SIM905
     "from into about your yours many much some than then them were will would could should "
     "given context information answer query question".split()
 )
+# Schema fields that hold the answer itself.
+_ANSWER_KEYS = frozenset({"answer", "response", "result"})
 _GREETING = re.compile(r"^\W*(?:hello|hi|hey|greetings|good (?:morning|afternoon|evening))\b")
 
 
@@ -80,6 +97,8 @@ def decide(messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, json_
     images = _image_urls(last_user.get("content"))
     functions = [t["function"] for t in tools if t.get("type") == "function"]
     calls = _select_calls(prompt, functions) if functions else []
+    if not calls and len(functions) == 1 and _is_schema_tool(functions[0]):
+        calls = [_schema_call(functions[0], prompt)]
     if calls:
         shown = "; ".join(
             f"{c.name} with {json.dumps(c.arguments, ensure_ascii=False)}" for c in calls
@@ -96,6 +115,11 @@ def decide(messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, json_
             "describe what I see in a sentence or two.",
             content=_describe_images(images, prompt),
         )
+    # A user prompt with its own context or task goes first (_answer_text).
+    if not _QUESTION_LINE.search(prompt) and not _STANDALONE.search(prompt):
+        from_system = _answer_from_system_context(messages, prompt)
+        if from_system is not None:
+            return from_system
     return _answer_text(prompt)
 
 
@@ -157,6 +181,28 @@ def _select_calls(prompt: str, functions: list[dict[str, Any]]) -> list[ToolCall
         if required and set(required) <= filler.from_prompt:
             return [ToolCall(fn["name"], arguments)]
     return []
+
+
+def _is_schema_tool(fn: dict[str, Any]) -> bool:
+    """A tool named like a class (``StructuredRefineResponse``, ``Song``): a schema the
+    framework turned into a tool to get structured output, not an action to take."""
+    return bool(re.fullmatch(r"[A-Z][A-Za-z0-9]*", str(fn.get("name", ""))))
+
+
+def _schema_call(fn: dict[str, Any], prompt: str) -> ToolCall:
+    """The answer in the schema's shape: top-level string fields meant for the answer
+    (``answer``, ``response``, ``result``) get the text answer to the prompt (from given
+    context when there is some); the rest is filled from the prompt as for any tool, and
+    booleans are true (the answer is given)."""
+    params = _parameters(fn)
+    arguments = Filler(prompt, params).fill(params)
+    if not isinstance(arguments, dict):
+        arguments = {}
+    text = _answer_text(prompt).content
+    for key, schema in _properties(params).items():
+        if key in _ANSWER_KEYS and isinstance(schema, dict) and schema.get("type") == "string":
+            arguments[key] = text
+    return ToolCall(fn["name"], arguments)
 
 
 def _calls_for(fn: dict[str, Any], prompt: str) -> list[ToolCall]:
@@ -323,6 +369,14 @@ def _answer_json(messages: list[dict[str, Any]], prompt: str) -> Turn:
 
 def _answer_text(prompt: str) -> Turn:
     """A short text answer chosen by the first rule that matches the prompt."""
+    standalone = _STANDALONE.search(prompt)
+    if standalone is not None:
+        question = (standalone.group(1) or standalone.group(2)).strip()
+        return Turn(
+            f'The user wants the follow-up "{_prompt.snippet(question)}" as a standalone '
+            "question. It already stands alone, so I will repeat it.",
+            question,
+        )
     grounded = _answer_from_context(prompt)
     if grounded is not None:
         return grounded
@@ -386,16 +440,21 @@ def _answer_text(prompt: str) -> Turn:
 
 def _answer_from_context(prompt: str) -> Turn | None:
     """A question asked over given context (a retrieval prompt: context first, then a line
-    ``Query: ...`` or ``Question: ...``): the context sentence sharing most words with it."""
+    ``Query: ...`` or ``Question: ...``): the context sentence sharing most words with it. A
+    refine prompt's earlier answer (``Original Answer: ...`` after the question) competes
+    with the new context and wins a tie ("when in doubt, repeat the original answer")."""
     found = list(_QUESTION_LINE.finditer(prompt))
     if not found:
         return None
     question = found[-1].group(1).strip()
     # Metadata lines ("file_path: ...") and rules ("-----") are not part of the documents.
     lines = [
-        "" if _METADATA_LINE.match(line) or not line.strip("-=* ") else line.strip()
+        "" if _METADATA_LINE.match(line) or not line.strip("-=* ") else _unlabelled(line)
         for line in prompt[: found[-1].start()].splitlines()
     ]
+    earlier = _EARLIER_ANSWER.search(prompt, found[-1].end())
+    if earlier is not None:
+        lines = [earlier.group(1).strip(), "", *lines]
     paragraphs = " ".join(line or "\n" for line in lines).split("\n")  # a title stands alone
     sentences = [s.strip() for p in paragraphs for s in re.split(r"(?<=[.!?])\s+", p) if s.strip()]
     wanted = _significant_words(question)
@@ -405,7 +464,7 @@ def _answer_from_context(prompt: str) -> Turn | None:
     if score == 0:
         return Turn(
             f'The user asks "{_prompt.snippet(question)}". The context does not mention it.',
-            "The context does not say.",
+            _NOT_IN_CONTEXT,
         )
     sentence = sentences[-best]
     return Turn(
@@ -413,6 +472,24 @@ def _answer_from_context(prompt: str) -> Turn | None:
         f'"{_prompt.snippet(sentence)}" I will answer from it.',
         sentence,
     )
+
+
+def _answer_from_system_context(messages: list[dict[str, Any]], prompt: str) -> Turn | None:
+    """A question whose context came in a system message (LlamaIndex's context chat engines
+    put the retrieved documents there): answered from that context when a sentence of it
+    shares a word with the question, else None (the usual rules apply)."""
+    system = "\n".join(
+        message_text(m.get("content")) for m in messages if m.get("role") == "system"
+    )
+    if not re.search(r"\b(?:context|documents?)\b", system, re.IGNORECASE) or not prompt.strip():
+        return None
+    question = " ".join(prompt.split())
+    turn = _answer_from_context(f"{system}\nQuestion: {question}")
+    return None if turn is None or turn.content == _NOT_IN_CONTEXT else turn
+
+
+def _unlabelled(line: str) -> str:
+    return _PASSAGE_LABEL.sub("", line.strip())
 
 
 def _significant_words(text: str) -> set[str]:

@@ -20,7 +20,7 @@ _PIECE = re.compile(
 )
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 # A number standing on its own ("3", "-4", "2.5"), not part of a name such as glm-4 or f2.
-_NUMBER = re.compile(r"(?<![\w.\-])-?\d+(?:\.\d+)?(?![\w.])")
+_NUMBER = re.compile(r"(?<![\w.\-])-?\d+(?:\.\d+)?(?!\w)(?!\.\d)")  # "1999." ends a sentence
 # Quoted text: '...' and "..." only when the quotes stand at word edges (so "what's" and
 # "don't" are not quotes), plus the typographic and CJK quote pairs.
 _QUOTED = re.compile(

@@ -183,6 +183,10 @@ def find_schema(texts: Iterable[str]) -> dict[str, Any] | None:
     """The last JSON schema (an object with ``properties``) written in any of ``texts``."""
     found: dict[str, Any] | None = None
     for text in texts:
+        if "{{" in text:
+            # A template's escaped braces left in the prompt (LlamaIndex's output parsers
+            # send them so to chat models); a model reads through them.
+            text = text.replace("{{", "{").replace("}}", "}")
         for obj in _json_objects(text):
             schema = _schema_in(obj)
             if schema is not None:

@@ -180,10 +180,15 @@ class _Rejected(Exception):
 
 
 def _system_asks_for_json(messages: list[dict[str, Any]]) -> bool:
-    """A system prompt that asks for JSON and gives a JSON schema is obeyed, as real models
-    do; vision models have no response_format, so this is how they are asked for JSON."""
+    """A system prompt, or the last message, that asks for JSON and gives a JSON schema is
+    obeyed, as real models do; vision models have no response_format, so this is how they
+    are asked for JSON, and output parsers (LlamaIndex's text-completion programs) append
+    such instructions to the prompt."""
     texts = [message_text(m.get("content")) for m in messages if m.get("role") == "system"]
-    return any("JSON" in t for t in texts) and find_schema(texts) is not None
+    if any("JSON" in t for t in texts) and find_schema(texts) is not None:
+        return True
+    last = message_text(messages[-1].get("content")) if messages[-1].get("role") == "user" else ""
+    return "JSON" in last and find_schema([last]) is not None
 
 
 def respond(body: dict[str, Any]) -> EmulatedResponse:

@@ -21,6 +21,13 @@ request stops counting just before the last bytes of its answer are written: the
 cannot finish it (and start another in its place) any earlier, so the count never runs ahead
 of the client's own.
 
+For tests that check what a client sent and how many requests it had open at once,
+:func:`running_emulator_server` yields the server itself: ``server.requests`` holds every
+request body (parsed JSON, in arrival order) and ``server.peak_in_flight`` the most requests
+open at the same time. With ``hold_until=N`` each request waits before it is answered until
+N requests are open (or ``hold_timeout`` seconds pass), so a client that does send N at once
+is seen doing so, whatever the scheduling.
+
 Shutting down closes the listening socket and every kept-alive connection, and joins the
 handler threads, so nothing outlives the ``with`` block.
 """

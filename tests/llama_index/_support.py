@@ -4,7 +4,9 @@ byte stream that reports whether it was closed."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
+from importlib.metadata import version
 from typing import Any
 
 import httpx
@@ -12,6 +14,12 @@ import httpx
 from llama_index_zhipu_flash import ZhipuFlash
 
 SSE = {"content-type": "text/event-stream"}
+
+#: The installed llama-index-core as (major, minor, patch).
+LLAMA_INDEX_CORE = tuple(int(n) for n in re.findall(r"\d+", version("llama-index-core"))[:3])
+#: Before 0.14.25 llama-index-core drains a streamed refine/compact answer (query engines,
+#: context chat engines) and hands it over in one piece; from 0.14.25 token by token.
+SYNTHESIZERS_STREAM_TOKENS = LLAMA_INDEX_CORE >= (0, 14, 25)
 
 
 def sse(*chunks: dict[str, Any]) -> bytes:

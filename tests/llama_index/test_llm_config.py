@@ -33,14 +33,21 @@ def test_every_field_has_a_description() -> None:
         "temperature",
         "top_p",
         "max_tokens",
+        "stop",
+        "do_sample",
+        "user_id",
         "thinking",
         "clear_thinking",
+        "reasoning_effort",
+        "reasoning_in_additional_kwargs",
         "tool_stream",
         "timeout",
         "max_retries",
+        "max_concurrency",
         "context_window",
         "additional_kwargs",
     ]
+    assert set(own) == set(ZhipuFlash.model_fields) - set(FunctionCallingLLM.model_fields)
     for name in own:
         assert ZhipuFlash.model_fields[name].description, name
 
@@ -100,10 +107,10 @@ def test_the_key_is_never_shown_or_serialised() -> None:
         json.dumps(llm.to_dict(), default=str),
         llm.to_json(),
         llm.model_dump_json(),
-        repr(llm._get_client()),
+        repr(llm._sync_client()),
+        repr(llm._client_settings()),
     ]
-    if hasattr(llm, "to_payload"):  # llama-index-core >= 0.14.23 puts it in every chat event
-        shown.append(json.dumps(llm.to_payload(), default=str))
+    shown.append(json.dumps(llm.to_payload(), default=str))  # in every chat event
     for text in shown:
         assert "very-secret" not in text
         assert SECRET not in text
@@ -135,12 +142,14 @@ def test_pickle_round_trip_keeps_configuration() -> None:
 @pytest.mark.parametrize(
     ("model", "context", "output", "tools"),
     [
-        ("glm-4.7-flash", 200_000, 128_000, True),
-        ("glm-4-flash-250414", 128_000, 16_384, True),
-        ("glm-4.6v-flash", 128_000, 32_768, True),
-        ("glm-4.1v-thinking-flash", 64_000, 16_384, False),
-        ("glm-4v-flash", 16_000, 1_024, False),
-        ("some-future-model", 128_000, 16_384, True),  # unknown: defaults, never an error
+        # num_output: DEFAULT_NUM_OUTPUT (8192), capped at the model's output limit and at a
+        # quarter of the window; never the model's maximum output (128K on glm-4.7-flash).
+        ("glm-4.7-flash", 200_000, 8192, True),
+        ("glm-4-flash-250414", 128_000, 8192, True),
+        ("glm-4.6v-flash", 128_000, 8192, True),
+        ("glm-4.1v-thinking-flash", 64_000, 8192, False),
+        ("glm-4v-flash", 16_000, 1_024, False),  # its output limit
+        ("some-future-model", 128_000, 8192, True),  # unknown: defaults, never an error
     ],
 )
 def test_metadata(model: str, context: int, output: int, tools: bool) -> None:
@@ -161,8 +170,7 @@ def test_metadata_never_raises_after_the_model_changes() -> None:
     llm = ZhipuFlash()
     llm.model = "not-a-real-model"
     assert llm.metadata.model_name == "not-a-real-model"
-    if hasattr(llm, "to_payload"):  # llama-index-core >= 0.14.23 reads metadata through it
-        assert llm.to_payload()["class_name"] == "ZhipuFlash"
+    assert llm.to_payload()["class_name"] == "ZhipuFlash"  # the chat events read metadata
 
 
 def test_method_shapes_for_the_callback_decorators() -> None:
@@ -209,7 +217,7 @@ def test_injected_core_clients_are_used() -> None:
     aclient = AsyncZhipuClient(api_key="k.s", http_client=httpx.AsyncClient(transport=transport))
     llm = ZhipuFlash(client=client, async_client=aclient)
     assert llm.complete("hi").text == "sync ok"
-    assert llm._get_client() is client
+    assert llm._sync_client() is client
 
 
 async def test_injected_async_client_is_used() -> None:
@@ -221,8 +229,8 @@ async def test_injected_async_client_is_used() -> None:
 
 def test_clients_are_created_lazily_and_once() -> None:
     llm = ZhipuFlash(api_key="k.s")
-    assert llm._client is None and llm._aclient is None
-    assert llm._get_client() is llm._get_client()
+    assert repr(llm._clients) == "ModelClients(0 settings)"
+    assert llm._sync_client() is llm._sync_client()
     llm.close()
 
 

@@ -314,7 +314,16 @@ def test_several_calls_per_turn_without_duplicates() -> None:
     ]
     assert last.additional_kwargs["finish_reason"] == "tool_calls"
     assert last.additional_kwargs["total_tokens"] == 70
-    assert last.message.additional_kwargs == {"reasoning_content": "Two tools."}
+    # The calls are also listed in the OpenAI shape, which llama-index-core reads.
+    assert last.message.additional_kwargs == {
+        "reasoning_content": "Two tools.",
+        "tool_calls": [
+            {"id": "call_1", "type": "function",
+             "function": {"name": "add", "arguments": '{"a": 2, "b": 3}'}},
+            {"id": "call_2", "type": "function",
+             "function": {"name": "multiply", "arguments": '{"a": 4, "b": 5}'}},
+        ],
+    }  # fmt: skip
     assert responses[1].delta == "\n"
     # A tool-call-only chunk is yielded, with the calls already in the message.
     assert responses[2].delta == ""
@@ -326,6 +335,7 @@ def test_chat_with_tools_keeps_the_first_call_without_parallel_calls() -> None:
     response = llm.chat_with_tools(TOOLS, user_msg="go", allow_parallel_tool_calls=False)
     calls = llm.get_tool_calls_from_response(response)
     assert [c.tool_id for c in calls] == ["call_1"]
+    assert [c["id"] for c in response.message.additional_kwargs["tool_calls"]] == ["call_1"]
     response = llm.chat_with_tools(TOOLS, user_msg="go", allow_parallel_tool_calls=True)
     assert [c.tool_id for c in llm.get_tool_calls_from_response(response)] == ["call_1", "call_2"]
 

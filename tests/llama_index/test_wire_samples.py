@@ -7,6 +7,7 @@ eight methods.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +127,18 @@ def _llm(sample: Expected) -> Any:
     return make_llm(Recorder(wire_sse(sample.sample)))
 
 
+def _listed(exp: Expected) -> list[dict[str, Any]]:
+    """The calls in the OpenAI shape of additional_kwargs["tool_calls"]."""
+    return [
+        {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)},
+        }
+        for call_id, name, args in exp.tool_calls
+    ]
+
+
 def _check_final(response: ChatResponse, exp: Expected) -> None:
     message = response.message
     assert message.role == "assistant"
@@ -142,6 +155,10 @@ def _check_final(response: ChatResponse, exp: Expected) -> None:
         assert message.additional_kwargs["reasoning_content"] == exp.reasoning
         assert exp.reasoning not in (message.content or "")
     assert [(c.tool_call_id, c.tool_name, c.tool_kwargs) for c in calls] == exp.tool_calls
+    if exp.tool_calls:
+        assert message.additional_kwargs["tool_calls"] == _listed(exp)
+    else:
+        assert "tool_calls" not in message.additional_kwargs
     expected_kwargs = {**exp.usage, "finish_reason": exp.finish_reason, "model": exp.model}
     assert response.additional_kwargs == expected_kwargs
 
@@ -200,6 +217,8 @@ def _check_completion(text: str, kwargs: dict[str, Any], exp: Expected) -> None:
     expected = {**exp.usage, "finish_reason": exp.finish_reason, "model": exp.model}
     if exp.reasoning is not None:
         expected["reasoning_content"] = exp.reasoning
+    if exp.tool_calls:
+        expected["tool_calls"] = _listed(exp)
     assert kwargs == expected
 
 
@@ -280,3 +299,31 @@ def test_json_body_samples_through_chat(
     blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
     assert [(b.tool_call_id, b.tool_name, b.tool_kwargs) for b in blocks] == calls
     assert response.additional_kwargs == {**usage, "finish_reason": finish, "model": "glm-4-flash"}
+
+
+@pytest.mark.parametrize("exp", SAMPLES, ids=IDS)
+def test_chat_returns_the_last_streamed_message(exp: Expected) -> None:
+    # One accumulator: chat() is built from the core's final completion, stream_chat() from
+    # the chunks; a consumer sees the same message either way.
+    last = list(_llm(exp).stream_chat(MESSAGES))[-1]
+    whole = _llm(exp).chat(MESSAGES)
+    assert whole.message.model_dump() == last.message.model_dump()
+    streamed = {k: v for k, v in last.additional_kwargs.items() if k != "thinking_delta"}
+    assert whole.additional_kwargs == streamed
+
+
+@pytest.mark.parametrize("exp", [s for s in SAMPLES if s.reasoning], ids=lambda s: s.model)
+async def test_reasoning_in_blocks_only(exp: Expected) -> None:
+    llm = make_llm(Recorder(wire_sse(exp.sample)), reasoning_in_additional_kwargs=False)
+    for response in [llm.chat(MESSAGES), list(llm.stream_chat(MESSAGES))[-1]]:
+        message = response.message
+        assert "reasoning_content" not in message.additional_kwargs
+        assert [b.content for b in message.blocks if isinstance(b, ThinkingBlock)] == [
+            exp.reasoning
+        ]
+    gen = await llm.astream_chat(MESSAGES)
+    streamed = [r async for r in gen]
+    assert "".join(r.additional_kwargs.get("thinking_delta", "") for r in streamed) == (
+        exp.reasoning
+    )
+    assert all("reasoning_content" not in r.message.additional_kwargs for r in streamed)

@@ -758,3 +758,107 @@ def test_web_search_non_stream_and_without_results() -> None:
     assert "web_search" not in (respond(ask("Latest news?", tools=[quiet])).body or {})
     off = {"type": "web_search", "web_search": {"enable": False}}
     assert "[ref_1]" not in message(ask("Latest news?", tools=[off])).get("content", "")
+
+
+# --- what LlamaIndex's pipelines send ------------------------------------------------------
+
+SONG = {
+    "type": "function",
+    "function": {
+        "name": "StructuredRefineResponse",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "query_satisfied": {"type": "boolean"},
+                "answer": {"type": "string"},
+            },
+            "required": ["query_satisfied", "answer"],
+        },
+    },
+}
+RIVERS = (
+    "Context information is below.\n---------------------\nThe Yangtze is the longest river "
+    "in China.\n---------------------\nQuery: Which is the longest river?\nAnswer: "
+)
+
+
+def test_a_lone_schema_tool_is_called_with_the_answer_in_its_shape() -> None:
+    (call,) = message(ask(RIVERS, tools=[SONG]))["tool_calls"]
+    assert call["function"]["name"] == "StructuredRefineResponse"
+    assert json.loads(call["function"]["arguments"]) == {
+        "query_satisfied": True,
+        "answer": "The Yangtze is the longest river in China.",
+    }
+    # A snake_case tool is an action: not called unless the prompt asks for it.
+    assert "tool_calls" not in message(ask(RIVERS, tools=[MAGIC]))
+
+
+def test_a_refine_prompt_keeps_a_better_original_answer() -> None:
+    refine = (
+        "New Context: The Yellow River is second.\nQuery: Which is the longest river in "
+        "China?\nOriginal Answer: The Yangtze is the longest river in China.\nNew Answer: "
+    )
+    assert message(ask(refine))["content"] == "The Yangtze is the longest river in China."
+
+
+def test_context_in_a_system_message_answers_the_user_question() -> None:
+    system = (
+        "Use the context information below to assist the user.\n--------------------\n"
+        "The Yangtze is 6,300 km long.\nThe Pearl River flows into the South China Sea.\n"
+        "--------------------\n"
+    )
+    body = ask("Where does the Pearl River flow?")
+    body["messages"].insert(0, {"role": "system", "content": system})
+    assert message(body)["content"] == "The Pearl River flows into the South China Sea."
+    body["messages"][-1]["content"] = "Hello"  # nothing in the context: the usual rules
+    assert message(body)["content"] == "Hello! How can I help you today?"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Rewrite the message to be a standalone question.\n\n<Chat History>\nuser: Hi\n\n"
+        "<Follow Up Message>\nAnd the second longest?\n\n<Standalone question>\n",
+        "Rephrase the follow up question to be a standalone question.\n\nChat History:\n"
+        "user: Hi\n  Follow Up Input: And the second longest?\n  Standalone question:",
+    ],
+)
+def test_a_condense_prompt_gets_the_follow_up_back(prompt: str) -> None:
+    assert message(ask(prompt))["content"] == "And the second longest?"
+
+
+def test_json_asked_for_in_the_prompt_with_escaped_braces() -> None:
+    # LlamaIndex's output parsers append the schema with the template's braces doubled.
+    prompt = (
+        "Make up a song called 'Blue Moon', released in 1999.\n\nHere's a JSON schema to "
+        'follow:\n{{"properties": {{"title": {{"type": "string"}}, "year": {{"type": '
+        '"integer"}}}}, "required": ["title", "year"], "type": "object"}}\n\nOutput a valid '
+        "JSON object but do not repeat the schema."
+    )
+    assert json.loads(message(ask(prompt))["content"]) == {"title": "Blue Moon", "year": 1999}
+
+
+@pytest.mark.emulator
+def test_server_logs_requests_and_counts_them_in_flight() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.emulator.server import serving_emulator
+
+    headers = {"Authorization": "Bearer test.key"}
+    with serving_emulator(hold=3, hold_timeout=5) as server:
+
+        def post(i: int) -> int:
+            with httpx.Client(base_url=server.base_url, timeout=10) as client:
+                reply = client.post("/chat/completions", json=ask(f"{i} + 1"), headers=headers)
+                return reply.status_code
+
+        with ThreadPoolExecutor(3) as pool:
+            assert list(pool.map(post, range(3))) == [200, 200, 200]
+        # All three were held until all three were open: the count saw them together.
+        assert server.peak_in_flight == 3
+        assert server.in_flight == 0
+        assert sorted(b["messages"][0]["content"] for b in server.bodies()) == [
+            "0 + 1",
+            "1 + 1",
+            "2 + 1",
+        ]

@@ -4,6 +4,6 @@
 module joins them; the class itself lives in :mod:`llama_index_zhipu_flash`.
 """
 
-from llama_index_zhipu_flash import DEFAULT_MODEL, ZhipuFlash
+from llama_index_zhipu_flash import DEFAULT_MODEL, DEFAULT_NUM_OUTPUT, ZhipuFlash
 
-__all__ = ["DEFAULT_MODEL", "ZhipuFlash"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_NUM_OUTPUT", "ZhipuFlash"]
