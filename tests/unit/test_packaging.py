@@ -89,6 +89,7 @@ def test_the_sdist_holds_the_tests_and_what_they_read(dist: Path) -> None:
         "LICENSE",
         "PKG-INFO",
         "README.md",
+        "CONTRIBUTING.md",
         "RELIABILITY.md",
         "pyproject.toml",
     }
@@ -96,6 +97,7 @@ def test_the_sdist_holds_the_tests_and_what_they_read(dist: Path) -> None:
     for needed in (
         ".ci/constraints.txt",  # README's test command installs with it
         ".ci/run",  # test_project checks README's command against it
+        "CONTRIBUTING.md",  # test_readme checks its re-record command
         "tests/conftest.py",
         "tests/fixtures/picture.png",
         "cookbook/assets/errors/1113_no_balance.json",
