@@ -7,8 +7,6 @@ after the first chunk, and a catalog of GLM models. The LangChain and LlamaIndex
 and nothing else.
 """
 
-__version__ = "0.1.0"
-
 from ._accumulate import ChatCompletionAccumulator
 from ._client import AsyncStreamManager, AsyncZhipuClient, StreamManager, ZhipuClient
 from ._constants import (
@@ -46,6 +44,7 @@ from ._pool import shared_http_client
 from ._request import build_chat_request, normalize_tools
 from ._sse import SSEDecoder, SSEEvent
 from ._stream import AsyncStream, ChunkParser, Stream
+from ._version import __version__
 from .models import FLASH_MODELS, MODELS, ModelInfo, ToolStreamSupport, get_model_info
 from .multimodal import image_part, image_url_value, inline_local_images, video_part
 from .types import (

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import __version__
 from ._constants import (
     BASE_URL_ENV_VAR,
     CHAT_COMPLETIONS_PATH,
@@ -37,12 +36,13 @@ from ._exceptions import (
     error_from_body,
     error_from_response_parts,
 )
-from ._limiter import ConcurrencyLimit, Release, _noop, as_limit
+from ._limiter import ConcurrencyLimit, Release, as_limit, no_release
 from ._markers import strip_markers as _strip_markers_text
 from ._pool import as_timeout
 from ._request import build_chat_request
 from ._retry import retry_delay, should_retry
 from ._stream import AsyncStream, ChunkParser, OnMalformed, Stream
+from ._version import __version__
 from .models import get_model_info
 from .types import ChatCompletion
 
@@ -110,10 +110,10 @@ class _BaseClient:
         return self._api_key or api_key_from_env()
 
     def _acquire(self, model: str) -> Release:
-        return _noop if self.limit is None else self.limit.acquire(model)
+        return no_release if self.limit is None else self.limit.acquire(model)
 
     async def _aacquire(self, model: str) -> Release:
-        return _noop if self.limit is None else await self.limit.aacquire(model)
+        return no_release if self.limit is None else await self.limit.aacquire(model)
 
     def _headers(self, stream: bool) -> dict[str, str]:
         # A blank key would go out as "Bearer " (httpx refuses it as an illegal header, which

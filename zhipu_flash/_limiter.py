@@ -22,15 +22,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["ConcurrencyLimit", "Release", "as_limit"]
+__all__ = ["ConcurrencyLimit", "Release", "as_limit", "no_release"]
 
 logger = logging.getLogger("zhipu_flash")
 
 Release = Callable[[], None]
 
 
-def _noop() -> None:
-    return None
+def no_release() -> None:
+    """The release of a request that took no slot (no cap set): nothing to give back."""
 
 
 @dataclass(eq=False)

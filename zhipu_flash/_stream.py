@@ -45,7 +45,7 @@ from ._exceptions import (
     ZhipuError,
     error_from_body,
 )
-from ._limiter import Release, _noop
+from ._limiter import Release, no_release
 from ._sse import SSEDecoder, SSEEvent
 from .types import (
     ChatCompletion,
@@ -357,7 +357,7 @@ class Stream:
     ) -> None:
         self.response = response
         self._parser = parser
-        self._release = release or _noop
+        self._release = release or no_release
         self._iterator = self._iter()
 
     def _iter(self) -> Generator[ChatCompletionChunk, None, None]:
@@ -429,7 +429,7 @@ class AsyncStream:
     ) -> None:
         self.response = response
         self._parser = parser
-        self._release = release or _noop
+        self._release = release or no_release
         self._iterator = self._iter()
 
     async def _iter(self) -> AsyncGenerator[ChatCompletionChunk, None]:
