@@ -43,7 +43,7 @@ from ._markers import MarkerFilter
 from ._pool import shared_http_client
 from ._request import build_chat_request, normalize_tools
 from ._sse import SSEDecoder, SSEEvent
-from ._stream import AsyncStream, ChunkParser, Stream
+from ._stream import AsyncStream, Stream
 from ._version import __version__
 from .models import FLASH_MODELS, MODELS, ModelInfo, ToolStreamSupport, get_model_info
 from .multimodal import image_part, image_url_value, inline_local_images, video_part
@@ -79,7 +79,6 @@ __all__ = [
     "ChatCompletionChunk",
     "ChatCompletionMessage",
     "ChoiceDelta",
-    "ChunkParser",
     "ConcurrencyLimit",
     "ContentFilterError",
     "ContextWindowExceededError",

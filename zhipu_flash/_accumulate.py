@@ -33,7 +33,6 @@ from .types import (
     ChatCompletionChunk,
     ChatCompletionMessage,
     Choice,
-    ChoiceDelta,
     FunctionCall,
     ToolCall,
     ToolCallDelta,
@@ -48,7 +47,7 @@ class _Text:
     """Append-only text kept as joined blocks of 4096 parts: a long answer costs its text,
     not a pointer and a small string per token (a 1,000,000-chunk stream would otherwise
     hold ~8 MB of list slots alone). Joining each block once keeps it linear. The hot path
-    appends to ``parts`` directly and calls :meth:`spill` when a block is full."""
+    appends to ``parts`` directly and calls :meth:`join_parts` when a block is full."""
 
     __slots__ = ("_blocks", "parts")
     BLOCK = 4096
@@ -57,7 +56,8 @@ class _Text:
         self._blocks: list[str] = []
         self.parts: list[str] = []
 
-    def spill(self) -> None:
+    def join_parts(self) -> None:
+        """Join the parts into one block and start an empty list of parts."""
         self._blocks.append("".join(self.parts))
         self.parts.clear()
 
@@ -88,7 +88,6 @@ class ChatCompletionAccumulator:
         "created",
         "finish_reason",
         "id",
-        "malformed_frames",
         "model",
         "usage",
         "web_search",
@@ -101,7 +100,6 @@ class ChatCompletionAccumulator:
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
         self.web_search: list[WebSearchResult] | None = None
-        self.malformed_frames = 0
         self._extra: dict[str, Any] = {}
         self._content = _Text()
         self._reasoning = _Text()
@@ -126,33 +124,28 @@ class ChatCompletionAccumulator:
                 continue  # n > 1 is not offered by GLM; never mix choices into one answer
             delta = choice.delta
             if self._markers is not None:
-                self._strip(delta, final=choice.finish_reason is not None)
+                content, reasoning = self._markers.move(
+                    delta.content, delta.reasoning_content, last=choice.finish_reason is not None
+                )
+                # Assigned only when changed: an assignment marks a field as set on the model.
+                if content != delta.content:
+                    delta.content = content
+                if reasoning != delta.reasoning_content:
+                    delta.reasoning_content = reasoning
             if delta.reasoning_content:
                 parts = self._reasoning.parts
                 parts.append(delta.reasoning_content)
                 if len(parts) >= _Text.BLOCK:
-                    self._reasoning.spill()
+                    self._reasoning.join_parts()
             if delta.content:
                 parts = self._content.parts
                 parts.append(delta.content)
                 if len(parts) >= _Text.BLOCK:
-                    self._content.spill()
+                    self._content.join_parts()
             if delta.tool_calls:
                 delta.tool_calls = self._merge_tools(delta.tool_calls)
             if choice.finish_reason is not None and self.finish_reason is None:
                 self.finish_reason = choice.finish_reason
-
-    def _strip(self, delta: ChoiceDelta, *, final: bool) -> None:
-        assert self._markers is not None
-        content, reasoning = self._markers.feed(delta.content or "")
-        if final:
-            tail_content, tail_reasoning = self._markers.flush()
-            content += tail_content
-            reasoning += tail_reasoning
-        if delta.content is not None or content:
-            delta.content = content
-        if reasoning:
-            delta.reasoning_content = (delta.reasoning_content or "") + reasoning
 
     def _merge_tools(self, deltas: list[ToolCallDelta]) -> list[ToolCallDelta]:
         kept: list[ToolCallDelta] = []
@@ -209,9 +202,10 @@ class ChatCompletionAccumulator:
             t.id == d.id and t.name == fn.name and "".join(t.args) == args for t in self._tools
         )
 
-    def snapshot(self) -> ChatCompletion:
+    def snapshot(self, *, malformed_frames: int = 0) -> ChatCompletion:
         """Everything so far as a :class:`ChatCompletion` (cheap enough to call once per
-        stream, or once on an error for the ``partial`` it carries)."""
+        stream, or once on an error for the ``partial`` it carries); ``malformed_frames`` is
+        the stream's count of skipped events, reported with it."""
         tool_calls = [
             ToolCall(
                 id=t.id or "",
@@ -236,6 +230,6 @@ class ChatCompletionAccumulator:
             "choices": [Choice(index=0, message=message, finish_reason=self.finish_reason)],
             "usage": self.usage,
             "web_search": self.web_search,
-            "malformed_frames": self.malformed_frames,
+            "malformed_frames": malformed_frames,
         }
         return ChatCompletion.model_validate(fields)

@@ -37,11 +37,11 @@ from ._exceptions import (
     error_from_response_parts,
 )
 from ._limiter import ConcurrencyLimit, Release, as_limit, no_release
-from ._markers import strip_markers as _strip_markers_text
+from ._parse import OnMalformed, parse_completion
 from ._pool import as_timeout
 from ._request import build_chat_request
 from ._retry import retry_delay, should_retry
-from ._stream import AsyncStream, ChunkParser, OnMalformed, Stream
+from ._stream import AsyncStream, Stream, StreamParser
 from ._version import __version__
 from .models import get_model_info
 from .types import ChatCompletion
@@ -203,8 +203,8 @@ class _BaseClient:
             )
         return delay
 
-    def _parser(self, model: str, strip_markers: bool, on_malformed: OnMalformed) -> ChunkParser:
-        return ChunkParser(
+    def _parser(self, model: str, strip_markers: bool, on_malformed: OnMalformed) -> StreamParser:
+        return StreamParser(
             strip_markers=strip_markers and get_model_info(model).markers,
             on_malformed=on_malformed,
         )
@@ -218,15 +218,7 @@ class _BaseClient:
             ) from exc
         if isinstance(body, dict) and body.get("error"):
             raise error_from_body(body, status_code=response.status_code)
-        completion = ChatCompletion.model_validate(body)
-        if strip and get_model_info(model).markers:
-            for choice in completion.choices:
-                message = choice.message
-                if message.content:
-                    message.content, reasoning = _strip_markers_text(message.content)
-                    if reasoning:
-                        message.reasoning_content = (message.reasoning_content or "") + reasoning
-        return completion
+        return parse_completion(body, strip_markers=strip and get_model_info(model).markers)
 
 
 def _connection_error(exc: httpx.TransportError) -> ZhipuError:

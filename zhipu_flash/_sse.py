@@ -12,6 +12,10 @@ chunks. Lines are found with ``bytes.split`` (which only knows CR and LF, unlike
 strings), and the event payload stays bytes so ``json``/pydantic decode each complete frame
 once. Nothing is ever decoded per network chunk.
 
+Two forms of output: :meth:`SSEDecoder.feed` gives whole :class:`SSEEvent` objects (every
+field), :meth:`SSEDecoder.feed_payloads` what a stream needs, a message event's payload bytes
+(no object per event) or the event itself when it is named (``event: error``).
+
 One deliberate deviation: ``flush()`` dispatches a final event that lacks its closing blank
 line instead of discarding it, so a server that ends with ``data: [DONE]`` and no newline
 still ends cleanly.
@@ -19,10 +23,12 @@ still ends cleanly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ._constants import DEFAULT_MAX_LINE_BYTES
 from ._exceptions import StreamDecodeError
 
-__all__ = ["SSEDecoder", "SSEEvent"]
+__all__ = ["PayloadOrEvent", "SSEDecoder", "SSEEvent", "payload_or_event"]
 
 
 class SSEEvent:
@@ -59,8 +65,19 @@ class SSEEvent:
         return f"SSEEvent(event={self.event!r}, data={self.data!r}, id={self.id!r})"
 
 
+#: What :meth:`SSEDecoder.feed_payloads` gives per event: the payload of a message event (the
+#: kind GLM sends), or the event itself when it is named (``event: error``).
+PayloadOrEvent = bytes | SSEEvent
+
+
+def payload_or_event(event: SSEEvent) -> PayloadOrEvent:
+    """``event`` in the form :meth:`SSEDecoder.feed_payloads` gives."""
+    return event.data if event.event == "message" else event
+
+
 class SSEDecoder:
-    """Incremental SSE decoder: ``feed(bytes) -> list[SSEEvent]``, then ``flush()``."""
+    """Incremental SSE decoder: ``feed(bytes) -> list[SSEEvent]`` (or ``feed_payloads``), then
+    ``flush()``."""
 
     __slots__ = (
         "_cr_pending",
@@ -85,21 +102,22 @@ class SSEDecoder:
         self._retry: int | None = None
         self._max_line = max_line_bytes
 
-    def data_payloads(self, chunk: bytes) -> list[bytes] | None:
-        """The payloads of the events ``chunk`` completes when every one of them is a single
-        ``data: ...`` line, else None (then use :meth:`feed`, which gives the same result).
+    def feed_payloads(self, chunk: bytes) -> Sequence[PayloadOrEvent]:
+        """:meth:`feed` in the form a stream reads: a message event's payload bytes, or the
+        event itself when it is named. The same decoding, without an object per event.
 
-        This is the common case, and the per-token hot path: GLM sends nothing but one-line
-        data events separated by blank lines, and a network read holds one of them (paced
-        tokens) or many with a partial one at the end (bursts). Then the line machinery can
-        be skipped: split on blank lines, check each event is one ``data: `` line, and keep
-        an unterminated tail as the pending line, exactly as :meth:`feed` would.
+        This is the per-token hot path. GLM sends nothing but one-line data events separated
+        by blank lines, and a network read holds one of them (paced tokens) or many with a
+        partial one at the end (bursts). Then the line machinery can be skipped: split on
+        blank lines, check each event is one ``data: `` line, and keep an unterminated tail
+        as the pending line, exactly as :meth:`feed` would. Anything else goes to
+        :meth:`feed`.
         """
         # 10 is LF and 13 is CR: with an int operand ``in`` is a plain memchr, while a bytes
         # operand first fails an int conversion (building and discarding a TypeError) on
         # every call, which cost more than everything else here together.
         if self._data or self._event or self._cr_pending or 13 in chunk:
-            return None
+            return self._payloads_of_lines(chunk)
         if not self._partial and chunk[-2:] == b"\n\n":
             # One whole event per read (GLM frames each event as its own HTTP chunk, and
             # paced tokens arrive one per read): the cheapest check.
@@ -109,32 +127,31 @@ class SSEDecoder:
         buf = b"".join(self._partial) + chunk if self._partial else chunk
         end = buf.rfind(b"\n\n")
         if end < 0:
-            return None
+            return self._payloads_of_lines(chunk)
         tail = buf[end + 2 :]
         if 10 in tail or buf[:1] == b"\n":
-            return None
+            return self._payloads_of_lines(chunk)
         events = buf[:end].split(b"\n\n")
         payloads = []
         for event in events:
             if event[:6] != b"data: " or 10 in event:
-                return None
+                return self._payloads_of_lines(chunk)
             payloads.append(event[6:])
         if len(tail) > self._max_line:
-            return None  # let feed() raise its clear error
-        self._keep(tail)
+            return self._payloads_of_lines(chunk)  # feed() raises its clear error
+        self._set_unterminated_line(tail)
         return payloads
+
+    def _payloads_of_lines(self, chunk: bytes) -> list[PayloadOrEvent]:
+        return [payload_or_event(event) for event in self.feed(chunk)]
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Decode ``chunk``; return the events it completed (often none or one)."""
-        payloads = self.data_payloads(chunk)
-        if payloads is not None:
-            last_id, retry = self._last_id, self._retry
-            return [SSEEvent(p, "message", last_id, retry) for p in payloads]
         if self._cr_pending:
             self._cr_pending = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        if 10 not in chunk and 13 not in chunk:  # no LF or CR (see data_payloads)
+        if 10 not in chunk and 13 not in chunk:  # no LF or CR (see feed_payloads)
             # No line ends in this piece: park it until one does.
             self._partial.append(chunk)
             self._partial_len += len(chunk)
@@ -148,7 +165,7 @@ class SSEDecoder:
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = buf.split(b"\n")
         rest = lines.pop()
-        self._keep(rest)
+        self._set_unterminated_line(rest)
         self._check_line(len(rest))
         if not lines:
             return []
@@ -157,18 +174,19 @@ class SSEDecoder:
     def flush(self) -> list[SSEEvent]:
         """End of stream: dispatch what is pending, including a last unterminated line."""
         lines = [b"".join(self._partial)] if self._partial else []
-        self._keep(b"")
+        self._set_unterminated_line(b"")
         self._cr_pending = False
         lines.append(b"")
         return self._process(lines)
 
-    def _keep(self, rest: bytes) -> None:
+    def _set_unterminated_line(self, rest: bytes) -> None:
+        """``rest`` (the bytes after the last line end seen) becomes the pending line."""
         self._partial = [rest] if rest else []
         self._partial_len = len(rest)
 
     def _check_line(self, length: int) -> None:
         if length > self._max_line:
-            self._keep(b"")
+            self._set_unterminated_line(b"")
             raise StreamDecodeError(
                 f"An SSE line grew past {self._max_line} bytes without ending; the stream is "
                 "not valid SSE. Raise max_line_bytes if such lines are expected."

@@ -1,9 +1,11 @@
-"""From response bytes to typed chunks: the sans-I/O parser and its sync and async shells.
+"""From response bytes to typed chunks: the sans-I/O stream parser and its sync and async shells.
 
-``ChunkParser`` owns everything that is not I/O: SSE decoding, ``[DONE]``, in-band error
-frames, malformed-frame handling and the accumulator. ``Stream`` and ``AsyncStream`` are the
-only code that touches the network, a few lines each, so both behave the same by
-construction.
+:class:`StreamParser` owns everything that is not I/O, one job per part: the SSE decoder
+splits bytes into events (:mod:`._sse`), the chunk reader turns an event into chunks
+(:mod:`._parse`: ``[DONE]``, in-band error frames, malformed frames), the accumulator folds
+them into the final completion (:mod:`._accumulate`), and the parser itself says how the
+stream ended. ``Stream`` and ``AsyncStream`` are the only code that touches the network, a few
+lines each, so both behave the same by construction.
 
 How a stream ends:
 
@@ -16,68 +18,47 @@ How a stream ends:
 - ``sensitive`` and ``model_context_window_exceeded`` are returned as finish reasons and
   logged at WARNING: the text is truncated or filtered, and the caller decides.
 - ``{"error": {...}}`` or ``event: error``: the typed error for its code, with ``partial``.
-
-Malformed frames: two frames fused on one line (seen on glm-4.7 and glm-5.1) keep the
-complete tail; lines of an event sent without blank-line separators are parsed one by one.
-Anything still undecodable is logged with its text, counted in
-``ChatCompletion.malformed_frames`` and skipped (``on_malformed="skip"``, the default: one bad
-frame should not cost a long answer), or raised as
-:class:`~zhipu_flash.StreamDecodeError` with ``on_malformed="raise"``.
+- A JSON body instead of an event stream: an error body raises its typed error; a whole
+  answer is parsed as ``create()`` parses one, and handed out as one chunk.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from types import TracebackType
-from typing import Any, Literal
 
 import httpx
-from pydantic import ValidationError
 
 from ._accumulate import ChatCompletionAccumulator
 from ._constants import DEFAULT_MAX_LINE_BYTES
 from ._exceptions import (
     APITimeoutError,
-    StreamDecodeError,
     StreamInterruptedError,
     ZhipuError,
     error_from_body,
 )
 from ._limiter import Release, no_release
-from ._sse import SSEDecoder, SSEEvent
-from .types import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChoiceDelta,
-    ChunkChoice,
-    FunctionCallDelta,
-    ToolCallDelta,
-)
+from ._parse import ChunkReader, OnMalformed, completion_as_chunk, parse_completion
+from ._sse import SSEDecoder, payload_or_event
+from .types import ChatCompletion, ChatCompletionChunk
 
-__all__ = ["AsyncStream", "ChunkParser", "OnMalformed", "Stream"]
+__all__ = ["AsyncStream", "Stream", "StreamParser"]
 
 logger = logging.getLogger("zhipu_flash")
 
-OnMalformed = Literal["skip", "raise"]
-#: What :meth:`ChunkParser.split` returns per event: the payload of a plain data event, or the
-#: event itself when it is named (``event: error``).
-Frame = bytes | SSEEvent
-_DONE = b"[DONE]"
 _TRUNCATED_FINISHES = frozenset({"sensitive", "model_context_window_exceeded"})
-_LOG_EXCERPT = 500
 #: How many bytes after ``[DONE]`` a stream reads to reach the end of the body (see _drain).
 DRAIN_LIMIT = 64 * 1024
-# The validator itself: ``model_validate_json`` is a Python wrapper around this call, and
-# this runs once per streamed chunk.
-_validate_chunk = ChatCompletionChunk.__pydantic_validator__.validate_json
 
 
-class ChunkParser:
-    """Bytes in, normalised :class:`ChatCompletionChunk` objects out."""
+class StreamParser:
+    """One streamed response, sans I/O: :meth:`feed` it the body's bytes as they arrive, call
+    :meth:`end` when the body ends (or :meth:`answer` for a JSON body instead), and read
+    :attr:`completion` at any time."""
 
-    __slots__ = ("_decoder", "_on_malformed", "acc", "done")
+    __slots__ = ("_acc", "_answer", "_decoder", "_reader", "_strip_markers", "finished")
 
     def __init__(
         self,
@@ -87,201 +68,103 @@ class ChunkParser:
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> None:
         self._decoder = SSEDecoder(max_line_bytes)
-        self._on_malformed = on_malformed
-        self.acc = ChatCompletionAccumulator(strip_markers=strip_markers)
-        self.done = False
+        self._reader = ChunkReader(on_malformed)
+        self._acc = ChatCompletionAccumulator(strip_markers=strip_markers)
+        self._strip_markers = strip_markers
+        self._answer: ChatCompletion | None = None
+        #: ``[DONE]`` arrived (or a whole JSON answer): nothing after it is parsed. Set by the
+        #: parser; callers read it.
+        self.finished = False
 
-    def feed(self, data: bytes) -> list[ChatCompletionChunk]:
-        """Parse network bytes; return the chunks they completed."""
-        out: list[ChatCompletionChunk] = []
-        for frame in self.split(data):
-            out.extend(self.parse(frame))
-        return out
+    @property
+    def completion(self) -> ChatCompletion:
+        """Everything so far as a :class:`ChatCompletion` (the whole answer once finished)."""
+        if self._answer is not None:
+            return self._answer
+        return self._acc.snapshot(malformed_frames=self._reader.malformed)
 
-    def split(self, data: bytes) -> Sequence[Frame]:
-        """The frames ``data`` completes, not yet parsed: payload bytes, or an
-        :class:`SSEEvent` for a non-message event. Splitting first and parsing one frame at a
-        time (:meth:`parse`) lets a stream hand each chunk out before the next exists, so a
-        burst of hundreds of events in one read never holds hundreds of parsed chunks (whose
-        garbage-collector traversals cost more than their parsing)."""
-        payloads = self._decoder.data_payloads(data)
-        if payloads is not None:  # the per-token hot path: whole one-line data events
-            return payloads
+    def feed(self, data: bytes) -> Iterator[ChatCompletionChunk]:
+        """The chunks ``data`` completes, each parsed and accumulated as the iteration reaches
+        it: a burst of hundreds of events in one read never holds hundreds of parsed chunks
+        (whose garbage-collector traversals would cost more than their parsing). Iterate it
+        to the end; it stops at ``[DONE]``."""
         try:
-            events = self._decoder.feed(data)
-        except StreamDecodeError as exc:
-            exc.partial = self.snapshot()
+            events = self._decoder.feed_payloads(data)
+        except ZhipuError as exc:
+            self._attach_partial(exc)
             raise
-        return [e.data if e.event == "message" else e for e in events]
-
-    def parse(self, frame: Frame) -> Sequence[ChatCompletionChunk]:
-        """The chunks of one frame from :meth:`split`: usually one, none for ``[DONE]`` or a
-        skipped malformed frame, several only for a recovered frame. Raises for an error
-        frame. Frames after ``[DONE]`` are ignored."""
-        if self.done:
-            return ()
-        if isinstance(frame, SSEEvent):  # a named event such as "error"
-            if frame.event == "error" and frame.data != _DONE:
-                self._raise_error_frame(frame.data)
-            frame = frame.data
-        if frame == _DONE:
-            self.done = True
-            return ()
-        try:
-            chunk = _validate_chunk(frame)
-        except ValidationError:
-            return self._recover(frame)
-        if chunk.error is not None:
-            self._raise_chunk_error(chunk)
-        self.acc.add(chunk)
-        return (chunk,)
+        # No bound methods kept in locals: with one event per read (paced tokens) binding
+        # costs more than it saves, and bursts are no slower without it.
+        reader = self._reader
+        for event in events:
+            try:
+                chunks = reader.read(event)
+            except ZhipuError as exc:
+                self._attach_partial(exc)
+                raise
+            for chunk in chunks:
+                self._acc.add(chunk)
+                yield chunk
+            if reader.done:
+                self.finished = True
+                return
 
     def end(self) -> list[ChatCompletionChunk]:
         """The body ended: parse what is left and decide whether the stream was complete."""
         chunks: list[ChatCompletionChunk] = []
-        for event in [] if self.done else self._decoder.flush():
-            chunks.extend(self.parse(event.data if event.event == "message" else event))
-        acc = self.acc
-        if not self.done:
-            if acc.finish_reason is None:
+        if not self._reader.done:
+            for event in self._decoder.flush():
+                try:
+                    found = self._reader.read(payload_or_event(event))
+                except ZhipuError as exc:
+                    self._attach_partial(exc)
+                    raise
+                for chunk in found:
+                    self._acc.add(chunk)
+                    chunks.append(chunk)
+            self.finished = self._reader.done
+        self._check_ending()
+        return chunks
+
+    def answer(self, content: bytes) -> list[ChatCompletionChunk]:
+        """A JSON body answering the stream request: its typed error, or the whole answer
+        (every top-level field kept, as ``create()`` keeps them) as one chunk. A body that is
+        not JSON after all is read as an event stream."""
+        try:
+            body = json.loads(content)
+        except ValueError:
+            return [*self.feed(content), *self.end()]
+        if isinstance(body, dict) and "error" in body:
+            raise error_from_body(body, status_code=200, partial=self.completion)
+        self._answer = parse_completion(body, strip_markers=self._strip_markers)
+        self.finished = True
+        return [completion_as_chunk(self._answer)]
+
+    def _attach_partial(self, exc: ZhipuError) -> None:
+        # The decoder and the reader raise without it: the output so far is kept here.
+        if exc.partial is None:
+            exc.partial = self.completion
+
+    def _check_ending(self) -> None:
+        finish = self._acc.finish_reason
+        if not self._reader.done:
+            if finish is None:
                 raise StreamInterruptedError(
                     "The stream ended before [DONE] and before any finish reason; the answer "
                     "is incomplete (partial output is on .partial).",
-                    partial=self.snapshot(),
+                    partial=self.completion,
                 )
-            logger.debug("stream ended without [DONE] after finish_reason=%s", acc.finish_reason)
-        elif acc.finish_reason is None:
+            logger.debug("stream ended without [DONE] after finish_reason=%s", finish)
+        elif finish is None:
             logger.info("stream sent [DONE] without a finish reason")
-        if acc.finish_reason == "network_error":
+        if finish == "network_error":
             raise StreamInterruptedError(
                 "GLM ended the stream with finish_reason 'network_error' (an upstream failure); "
                 "the answer is incomplete (partial output is on .partial).",
-                partial=self.snapshot(),
+                partial=self.completion,
             )
-        if acc.finish_reason in _TRUNCATED_FINISHES:
-            logger.warning("GLM finished with %r: the answer was cut short", acc.finish_reason)
-        return chunks
-
-    def snapshot(self) -> ChatCompletion:
-        return self.acc.snapshot()
-
-    def _take(self, chunk: ChatCompletionChunk, out: list[ChatCompletionChunk]) -> None:
-        if chunk.error is not None:
-            self._raise_chunk_error(chunk)
-        self.acc.add(chunk)
-        out.append(chunk)
-
-    def _raise_chunk_error(self, chunk: ChatCompletionChunk) -> None:
-        # The frame's other top-level fields (its request_id) are part of the error body.
-        body = {**(chunk.__pydantic_extra__ or {}), "error": chunk.error}
-        raise error_from_body(body, status_code=None, partial=self.snapshot())
-
-    def _raise_error_frame(self, data: bytes) -> None:
-        try:
-            body = json.loads(data)
-        except ValueError:
-            body = {"error": {"message": data.decode("utf-8", "replace")}}
-        raise error_from_body(body, status_code=None, partial=self.snapshot())
-
-    def _recover(self, data: bytes) -> list[ChatCompletionChunk]:
-        """A frame that did not parse: salvage what the known corruptions allow."""
-        out: list[ChatCompletionChunk] = []
-        pieces: list[bytes] = []
-        if b"data:" in data:
-            # Two frames fused: the head is a fragment of another response; the tail after
-            # the last embedded "data:" is a whole frame.
-            tail = data[data.rfind(b"data:") + 5 :]
-            pieces = [tail[1:] if tail[:1] == b" " else tail]
-        elif b"\n" in data:
-            # Events without blank lines between them (the old docs' format).
-            pieces = data.split(b"\n")
-        parsed: list[ChatCompletionChunk] = []
-        done = False
-        for piece in pieces:
-            if piece == _DONE:
-                done = True
-                break
-            try:
-                parsed.append(ChatCompletionChunk.model_validate_json(piece))
-            except ValidationError:
-                parsed = []
-                break
-        fused = b"data:" in data
-        if parsed or (done and fused):
-            if fused:
-                self._malformed(data, recovered=True)
-            for chunk in parsed:
-                self._take(chunk, out)
-            self.done = self.done or done
-            return out
-        if done:
-            self.done = True
-            return out
-        self._malformed(data, recovered=False)
-        return out
-
-    def _malformed(self, data: bytes, *, recovered: bool) -> None:
-        self.acc.malformed_frames += 1
-        excerpt = data[:_LOG_EXCERPT].decode("utf-8", "replace")
-        if recovered:
-            logger.warning("fused SSE frames: dropped the head, kept the tail: %r", excerpt)
-            return
-        if self._on_malformed == "raise":
-            raise StreamDecodeError(
-                f"Undecodable stream frame: {excerpt!r}", partial=self.snapshot()
-            )
-        logger.warning("skipped an undecodable stream frame: %r", excerpt)
-
-
-def _json_body_as_chunks(parser: ChunkParser, content: bytes) -> list[ChatCompletionChunk]:
-    """A 200 with a JSON body to a stream request: an error, or a whole completion."""
-    try:
-        body = json.loads(content)
-    except ValueError:
-        return parser.feed(content) + parser.end()
-    if isinstance(body, dict) and "error" in body:
-        raise error_from_body(body, status_code=200, partial=parser.snapshot())
-    completion = ChatCompletion.model_validate(body)
-    message = completion.message
-    # Nothing on the wire is lost: web_search, request_id and every field no model names go
-    # into the chunk, and from there into the final completion.
-    carried: dict[str, Any] = dict(completion.model_extra or {})
-    if completion.request_id is not None:
-        carried["request_id"] = completion.request_id
-    chunk = ChatCompletionChunk(
-        **carried,
-        id=completion.id,
-        created=completion.created,
-        model=completion.model,
-        usage=completion.usage,
-        web_search=completion.web_search,
-        choices=[
-            ChunkChoice(
-                index=0,
-                finish_reason=completion.finish_reason,
-                delta=ChoiceDelta(
-                    role="assistant",
-                    content=message.content,
-                    reasoning_content=message.reasoning_content,
-                    tool_calls=[
-                        ToolCallDelta(
-                            index=i,
-                            id=t.id,
-                            type=t.type,
-                            function=FunctionCallDelta(
-                                name=t.function.name, arguments=t.function.arguments
-                            ),
-                        )
-                        for i, t in enumerate(message.tool_calls or ())
-                    ]
-                    or None,
-                ),
-            )
-        ],
-    )
-    parser.acc.add(chunk)
-    parser.done = True
-    return [chunk]
+        if finish in _TRUNCATED_FINISHES:
+            logger.warning("GLM finished with %r: the answer was cut short", finish)
 
 
 def _undecoded(response: httpx.Response) -> bool:
@@ -329,8 +212,8 @@ async def _adrain(body: AsyncIterator[bytes]) -> None:
         logger.debug("the connection broke after [DONE] (%r); the answer is complete", exc)
 
 
-def _transport_error(exc: httpx.TransportError, parser: ChunkParser) -> ZhipuError:
-    partial = parser.snapshot()
+def _transport_error(exc: httpx.TransportError, parser: StreamParser) -> ZhipuError:
+    partial = parser.completion
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(
             f"Timed out waiting for the stream to continue ({type(exc).__name__}); partial "
@@ -353,7 +236,7 @@ class Stream:
     """
 
     def __init__(
-        self, response: httpx.Response, parser: ChunkParser, release: Release | None = None
+        self, response: httpx.Response, parser: StreamParser, release: Release | None = None
     ) -> None:
         self.response = response
         self._parser = parser
@@ -368,16 +251,12 @@ class Stream:
                 # The JSON branch is inside the except too: a JSON body cut short is a typed
                 # error, not a bare httpx exception (tests/faults found this).
                 if _is_json(response):
-                    yield from _json_body_as_chunks(parser, response.read())
+                    yield from parser.answer(response.read())
                     return
                 body = response.iter_raw() if _undecoded(response) else response.iter_bytes()
                 for data in body:
-                    for frame in parser.split(data):
-                        # Each chunk is handed out before the next frame is parsed.
-                        yield from parser.parse(frame)
-                        if parser.done:
-                            break
-                    if parser.done:
+                    yield from parser.feed(data)
+                    if parser.finished:
                         _drain(body)
                         break
             except httpx.TransportError as exc:
@@ -397,12 +276,12 @@ class Stream:
         """Read the rest of the stream and return the whole answer."""
         for _ in self._iterator:
             pass
-        return self._parser.snapshot()
+        return self._parser.completion
 
     @property
     def completion(self) -> ChatCompletion:
         """What has arrived so far, as a :class:`ChatCompletion`."""
-        return self._parser.snapshot()
+        return self._parser.completion
 
     def close(self) -> None:
         self._iterator.close()
@@ -425,7 +304,7 @@ class AsyncStream:
     """The asyncio twin of :class:`Stream`: ``async for`` chunks, ``async with`` to own it."""
 
     def __init__(
-        self, response: httpx.Response, parser: ChunkParser, release: Release | None = None
+        self, response: httpx.Response, parser: StreamParser, release: Release | None = None
     ) -> None:
         self.response = response
         self._parser = parser
@@ -439,18 +318,14 @@ class AsyncStream:
             try:
                 # Inside the except: see Stream._iter.
                 if _is_json(response):
-                    for chunk in _json_body_as_chunks(parser, await response.aread()):
+                    for chunk in parser.answer(await response.aread()):
                         yield chunk
                     return
                 abody = response.aiter_raw() if _undecoded(response) else response.aiter_bytes()
                 async for data in abody:
-                    for frame in parser.split(data):
-                        # Each chunk is handed out before the next frame is parsed.
-                        for chunk in parser.parse(frame):
-                            yield chunk
-                        if parser.done:
-                            break
-                    if parser.done:
+                    for chunk in parser.feed(data):
+                        yield chunk
+                    if parser.finished:
                         await _adrain(abody)
                         break
             except httpx.TransportError as exc:
@@ -470,11 +345,11 @@ class AsyncStream:
     async def get_final_completion(self) -> ChatCompletion:
         async for _ in self._iterator:
             pass
-        return self._parser.snapshot()
+        return self._parser.completion
 
     @property
     def completion(self) -> ChatCompletion:
-        return self._parser.snapshot()
+        return self._parser.completion
 
     async def aclose(self) -> None:
         await self._iterator.aclose()

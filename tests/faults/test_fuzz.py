@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import zhipu_flash as zf
+from zhipu_flash._stream import StreamParser
 
 # Deterministic and modest: the same examples on every run, quick enough for every commit.
 FUZZ = settings(
@@ -164,12 +165,12 @@ def chunk_streams(draw: st.DrawFn) -> bytes:
 
 
 def _parse(pieces: list[bytes], **kwargs: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    parser = zf.ChunkParser(**kwargs)
+    parser = StreamParser(**kwargs)
     chunks: list[zf.ChatCompletionChunk] = []
     for piece in pieces:
         chunks.extend(parser.feed(piece))
     chunks.extend(parser.end())
-    return [c.model_dump() for c in chunks], parser.snapshot().model_dump()
+    return [c.model_dump() for c in chunks], parser.completion.model_dump()
 
 
 def _outcome(pieces: list[bytes], **kwargs: Any) -> Any:

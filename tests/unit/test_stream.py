@@ -12,6 +12,7 @@ import pytest
 import zhipu_flash as zf
 from tests.unit._helpers import DONE, USAGE, Server, chunk, make_client, run_stream, sse
 from tests.wire import wire_body, wire_sse
+from zhipu_flash._stream import StreamParser
 
 MODES = ["sync", "async"]
 
@@ -509,19 +510,19 @@ def test_partial_completion_is_available_while_streaming() -> None:
 
 def test_long_streams_accumulate_exactly_across_text_blocks() -> None:
     # More parts than one internal block (4096) of content and of reasoning.
-    parser = zf.ChunkParser()
+    parser = StreamParser()
     expect_text, expect_reasoning = [], []
     for i in range(9000):
         token = f"{i}，"
         if i % 3:
             expect_text.append(token)
-            parser.feed(chunk(token))
+            list(parser.feed(chunk(token)))
         else:
             expect_reasoning.append(token)
-            parser.feed(chunk(reasoning=token))
-    parser.feed(chunk("", finish="stop"))
-    parser.feed(DONE)
+            list(parser.feed(chunk(reasoning=token)))
+    list(parser.feed(chunk("", finish="stop")))
+    list(parser.feed(DONE))
     parser.end()
-    final = parser.snapshot()
+    final = parser.completion
     assert final.content == "".join(expect_text)
     assert final.reasoning_content == "".join(expect_reasoning)
