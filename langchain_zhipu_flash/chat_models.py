@@ -43,7 +43,7 @@ from typing_extensions import Self
 
 import zhipu_flash as zf
 from zhipu_flash.model_clients import ClientSettings, ModelClients
-from zhipu_flash.types.request import ChatParams
+from zhipu_flash.types.request import CHAT_PARAMETERS
 
 from ._convert import (
     PROVIDER,
@@ -64,23 +64,7 @@ logger = logging.getLogger("langchain_zhipu_flash")
 _IGNORED_KWARGS = frozenset({"stream", "parallel_tool_calls", "strict", "stream_options"})
 _StructuredMethod = Literal["json_mode", "json_schema", "function_calling"]
 #: Every request parameter the core's create()/stream() take; model_kwargs may hold only these.
-REQUEST_PARAMETERS = frozenset(ChatParams.__required_keys__ | ChatParams.__optional_keys__)
-# The fields that are request parameters, sent (when set) with every call.
-_PARAMETER_FIELDS = (
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "stop",
-    "do_sample",
-    "thinking",
-    "clear_thinking",
-    "reasoning_effort",
-    "tool_stream",
-    "response_format",
-    "user_id",
-    "request_id",
-    "extra_body",
-)
+REQUEST_PARAMETERS = frozenset(CHAT_PARAMETERS)
 
 
 class ChatZhipuFlash(BaseChatModel):
@@ -842,6 +826,11 @@ class ChatZhipuFlash(BaseChatModel):
         no_parse = RunnablePassthrough.assign(parsed=lambda _: None)
         with_fallback = parse.with_fallbacks([no_parse], exception_key="parsing_error")
         return RunnableMap(raw=llm) | with_fallback
+
+
+#: The fields that are request parameters (every core parameter but the per-call tools and
+#: tool_choice), sent when set with every call.
+_PARAMETER_FIELDS = tuple(name for name in CHAT_PARAMETERS if name in ChatZhipuFlash.model_fields)
 
 
 def _builtin(tool: Any) -> dict[str, Any] | None:

@@ -36,6 +36,7 @@ from zhipu_flash import (
     get_model_info,
 )
 from zhipu_flash.model_clients import ClientSettings, ModelClients
+from zhipu_flash.types.request import CHAT_PARAMETERS
 
 from .utils import (
     ChatResponseBuilder,
@@ -428,19 +429,11 @@ class ZhipuFlash(FunctionCallingLLM):
     # -- requests ------------------------------------------------------------------------
 
     def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "max_tokens": self.max_tokens,
-            "stop": self.stop,
-            "do_sample": self.do_sample,
-            "user_id": self.user_id,
-            "thinking": self.thinking,
-            "clear_thinking": self.clear_thinking,
-            "reasoning_effort": self.reasoning_effort,
-            "tool_stream": self.tool_stream,
-        }
-        params = {k: v for k, v in params.items() if v is not None}
+        params: dict[str, Any] = {}
+        for name in _PARAMETER_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                params[name] = value
         params.update(self.additional_kwargs)
         params.update(kwargs)
         return {"model": self.model, "messages": to_glm_messages(messages), **params}
@@ -675,6 +668,10 @@ def _refuse_unknown_keywords(cls: type[ZhipuFlash], kwargs: Mapping[str, Any]) -
         "parameters it does not name go in additional_kwargs={...}."
     )
 
+
+#: The fields that are core request parameters, sent when set with every call (the others,
+#: such as response_format or extra_body, go in additional_kwargs).
+_PARAMETER_FIELDS = tuple(name for name in CHAT_PARAMETERS if name in ZhipuFlash.model_fields)
 
 # Constructor arguments that are not fields.
 _INIT_ONLY = ("api_base", "http_client", "async_http_client", "client", "async_client")

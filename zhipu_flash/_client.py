@@ -30,7 +30,6 @@ from ._constants import (
 from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
-    InvalidRequestInputError,
     MissingAPIKeyError,
     ZhipuError,
     error_from_body,
@@ -56,25 +55,6 @@ if TYPE_CHECKING:
     from .types.request import ChatParams
 
 TimeoutTypes = float | httpx.Timeout | None
-_PARAM_NAMES = frozenset(
-    (
-        "thinking",
-        "clear_thinking",
-        "reasoning_effort",
-        "temperature",
-        "top_p",
-        "max_tokens",
-        "stop",
-        "tools",
-        "tool_choice",
-        "tool_stream",
-        "response_format",
-        "do_sample",
-        "request_id",
-        "user_id",
-        "extra_body",
-    )
-)
 
 
 class _BaseClient:
@@ -135,12 +115,6 @@ class _BaseClient:
     def _prepare(
         self, model: str, messages: Sequence[Mapping[str, Any]], stream: bool, params: Any
     ) -> tuple[bytes, dict[str, str]]:
-        unknown = set(params) - _PARAM_NAMES
-        if unknown:
-            raise InvalidRequestInputError(
-                f"Unknown parameter(s) {sorted(unknown)}: put API fields this client does not "
-                "name into extra_body={...}."
-            )
         body = build_chat_request(model, messages, stream=stream, **params)
         # Compact, deterministic bytes: cassettes match on the body.
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -54,11 +54,17 @@ import os
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._exceptions import InvalidRequestInputError
 from .models import ModelInfo, get_model_info
 from .multimodal import image_url_value, video_part
+from .types.request import CHAT_PARAMETERS
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .types.request import ChatParams
 
 __all__ = ["build_chat_request", "normalize_tools"]
 
@@ -75,26 +81,35 @@ def build_chat_request(
     messages: Sequence[Mapping[str, Any]],
     *,
     stream: bool,
-    thinking: bool | Mapping[str, Any] | None = None,
-    clear_thinking: bool | None = None,
-    reasoning_effort: str | None = None,
-    temperature: float | None = None,
-    top_p: float | None = None,
-    max_tokens: int | None = None,
-    stop: str | Sequence[str] | None = None,
-    tools: Sequence[Mapping[str, Any]] | None = None,
-    tool_choice: Any = None,
-    tool_stream: bool | None = None,
-    response_format: str | Mapping[str, Any] | None = None,
-    do_sample: bool | None = None,
-    request_id: str | None = None,
-    user_id: str | None = None,
-    extra_body: Mapping[str, Any] | None = None,
+    **params: Unpack[ChatParams],
 ) -> dict[str, Any]:
     """The request body for ``POST /chat/completions``; raises
-    :class:`~zhipu_flash.InvalidRequestInputError` for input the API would reject."""
+    :class:`~zhipu_flash.InvalidRequestInputError` for input the API would reject.
+
+    ``params`` are the request parameters :class:`~zhipu_flash.types.request.ChatParams`
+    names (the one list of them); any other name is refused.
+    """
+    unknown = params.keys() - CHAT_PARAMETERS
+    if unknown:
+        raise InvalidRequestInputError(
+            f"Unknown parameter(s) {sorted(unknown)}: put API fields this client does not "
+            "name into extra_body={...}."
+        )
     if not isinstance(model, str) or not model.strip():
         raise InvalidRequestInputError("model must be a non-empty string, e.g. 'glm-4.7-flash'.")
+    thinking = params.get("thinking")
+    clear_thinking = params.get("clear_thinking")
+    reasoning_effort = params.get("reasoning_effort")
+    temperature = params.get("temperature")
+    top_p = params.get("top_p")
+    max_tokens = params.get("max_tokens")
+    tools = params.get("tools")
+    tool_choice = params.get("tool_choice")
+    response_format = params.get("response_format")
+    do_sample = params.get("do_sample")
+    request_id = params.get("request_id")
+    user_id = params.get("user_id")
+    extra_body = params.get("extra_body")
     info = get_model_info(model)
     preserve = clear_thinking is False
     body: dict[str, Any] = {
@@ -127,7 +142,7 @@ def build_chat_request(
                 f"max_tokens must be a positive integer, got {max_tokens!r}."
             )
         body["max_tokens"] = max_tokens
-    stops = _stop(stop)
+    stops = _stop(params.get("stop"))
     if stops:
         body["stop"] = stops
 
@@ -147,7 +162,7 @@ def build_chat_request(
                 "glm-4.7-flash (text) or glm-4.6v-flash (vision)."
             )
         body["tools"] = tool_list
-    if tool_stream:
+    if params.get("tool_stream"):
         if stream:
             body["tool_stream"] = True
         else:

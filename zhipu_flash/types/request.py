@@ -6,6 +6,7 @@ They are for type checkers and readers: messages are plain dicts on the way in, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
 
@@ -74,21 +75,27 @@ class ToolParam(TypedDict):
 
 
 class ChatParams(TypedDict, total=False):
-    """The optional request parameters of ``create()`` and ``stream()``; see
-    :func:`zhipu_flash.build_chat_request` for how each is checked."""
+    """The optional request parameters of ``create()``, ``stream()`` and
+    :func:`zhipu_flash.build_chat_request` (which says how each is checked): the one list of
+    them. :data:`CHAT_PARAMETERS` holds their names; the adapters derive theirs from it."""
 
-    thinking: bool | dict[str, Any] | None
+    thinking: bool | Mapping[str, Any] | None
     clear_thinking: bool | None
     reasoning_effort: str | None
     temperature: float | None
     top_p: float | None
     max_tokens: int | None
-    stop: str | list[str] | None
-    tools: list[dict[str, Any]] | None
+    stop: str | Sequence[str] | None
+    tools: Sequence[Mapping[str, Any]] | None
     tool_choice: Any
     tool_stream: bool | None
-    response_format: str | dict[str, Any] | None
+    response_format: str | Mapping[str, Any] | None
     do_sample: bool | None
     request_id: str | None
     user_id: str | None
-    extra_body: dict[str, Any] | None
+    extra_body: Mapping[str, Any] | None
+
+
+#: The names of :class:`ChatParams`, in the order declared: every request parameter the core
+#: takes by name (anything else goes in ``extra_body``).
+CHAT_PARAMETERS: tuple[str, ...] = tuple(ChatParams.__annotations__)
