@@ -3,7 +3,10 @@
 Nothing here does I/O. Requests: :func:`messages_to_dicts` turns LangChain messages (with
 OpenAI, LangChain v1 and Anthropic content blocks) into GLM wire dicts, which the core then
 checks and normalises (bare base64 images, foreign keys stripped, reasoning kept for the
-current turn's tool loop and, with ``clear_thinking=False``, for earlier turns).
+current turn's tool loop and, with ``clear_thinking=False``, for earlier turns). Only the
+translation is done here: what GLM cannot take (a block in a text-only message, an unknown
+block, a video that is not an http(s) URL) goes to the core as it is, which refuses it with
+the same error for every caller.
 Responses: :func:`completion_to_message` for ``create()``, and :class:`ChunkConverter` for
 streams, which yields exactly one final chunk carrying usage, ``finish_reason``,
 ``model_name`` and the built-in search's ``web_search`` results, so LangChain's concatenating
@@ -83,21 +86,19 @@ def message_to_dict(message: BaseMessage, i: int = 0) -> dict[str, Any]:
     if isinstance(message, AIMessage):
         return _assistant(message)
     if isinstance(message, SystemMessage):
-        return {"role": "system", "content": _text_only(message.content, i, "system")}
+        return {"role": "system", "content": _text_content(message.content)}
     if isinstance(message, ToolMessage):
         return {
             "role": "tool",
-            "content": _text_only(message.content, i, "tool"),
+            "content": _text_content(message.content),
             "tool_call_id": message.tool_call_id,
         }
     if isinstance(message, ChatMessage):
         role = _ROLE_ALIASES.get(message.role)
         if role == "user":
             return {"role": "user", "content": _user_content(message.content, i)}
-        if role == "assistant":
-            return {"role": "assistant", "content": _text_only(message.content, i, "assistant")}
-        if role in ("system", "tool"):
-            return {"role": role, "content": _text_only(message.content, i, role)}
+        if role in ("assistant", "system", "tool"):
+            return {"role": role, "content": _text_content(message.content)}
         raise _invalid(
             f"messages[{i}] has role {message.role!r}; GLM takes user, assistant, "
             "system and tool messages."
@@ -166,21 +167,26 @@ def _reasoning_of(message: AIMessage) -> str:
     return ""
 
 
-def _text_only(content: str | list[Any], i: int, role: str) -> str:
+def _text_content(content: str | list[Any]) -> str | list[Any]:
+    """The content of a message GLM takes as text (system, tool, a ChatMessage's assistant
+    text): its text blocks joined as the core joins text parts. With any other block the
+    blocks go to the core as they are, text blocks as text parts, and the core refuses the
+    message, naming the block."""
     if isinstance(content, str):
         return content
-    texts: list[str] = []
-    for block in content:
-        if isinstance(block, str):
-            texts.append(block)
-        elif isinstance(block, Mapping) and block.get("type") in ("text", "text-plain"):
-            texts.append(str(block.get("text") or ""))
-        else:
-            kind = block.get("type") if isinstance(block, Mapping) else type(block).__name__
-            raise _invalid(
-                f"messages[{i}] ({role}) may only hold text for GLM, found a {kind!r} block."
-            )
-    return "\n".join(texts)
+    parts = [_text_part(block) for block in content]
+    texts = [p if isinstance(p, str) else p.get("text") for p in parts if _is_text(p)]
+    return "\n".join(texts) if len(texts) == len(parts) else parts
+
+
+def _text_part(block: Any) -> Any:
+    if isinstance(block, Mapping) and block.get("type") in ("text", "text-plain"):
+        return {"type": "text", "text": str(block.get("text") or "")}
+    return block
+
+
+def _is_text(part: Any) -> bool:
+    return isinstance(part, str) or (isinstance(part, Mapping) and part.get("type") == "text")
 
 
 def _user_content(content: str | list[Any], i: int) -> str | list[dict[str, Any]]:
@@ -207,12 +213,9 @@ def _user_part(block: Any, i: int, j: int) -> dict[str, Any]:
         return {"type": "image_url", "image_url": {"url": _image_source(block, where)}}
     if kind in ("video", "video_url", "file", "file_url"):
         wire = "video_url" if kind.startswith("video") else "file_url"
-        url = _media_url(block, kind, where)
-        return {"type": wire, wire: {"url": url}}
-    raise _invalid(
-        f"{where} is a {kind!r} block, which GLM cannot take. Supported: text, images (URL or "
-        "base64), and video or file URLs on vision models."
-    )
+        return {"type": wire, wire: {"url": _media_url(block, kind)}}
+    # Audio and anything else GLM has no part for: the core refuses it, naming what it takes.
+    return dict(block)
 
 
 def _require_str(value: Any, where: str, what: str) -> str:
@@ -246,15 +249,14 @@ def _image_source(block: Mapping[str, Any], where: str) -> str:
     raise _invalid(f"{where}: an image block needs a url or base64 data.")
 
 
-def _media_url(block: Mapping[str, Any], kind: str, where: str) -> str:
+def _media_url(block: Mapping[str, Any], kind: str) -> Any:
+    """A video or file block's URL; base64 data as a data URL. The core takes only http(s)
+    URLs for these and says so."""
     value = block.get(kind) if kind.endswith("_url") else None
     url = value.get("url") if isinstance(value, Mapping) else block.get("url")
-    if isinstance(url, str) and url.startswith(("http://", "https://")):
-        return url
-    media = "video" if kind.startswith("video") else "file"
-    raise _invalid(
-        f"{where}: GLM takes {media} input only as an http(s) URL (no base64, no file ids)."
-    )
+    if url is None and isinstance(block.get("base64"), str):
+        url = f"data:{block.get('mime_type') or ''};base64,{block['base64']}"
+    return url
 
 
 # -- responses ------------------------------------------------------------------------------

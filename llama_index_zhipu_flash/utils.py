@@ -45,7 +45,6 @@ from zhipu_flash import (
     Usage,
     WebSearchResult,
     image_url_value,
-    video_part,
 )
 
 __all__ = [
@@ -103,17 +102,10 @@ def to_glm_message(message: ChatMessage) -> dict[str, Any]:
             parts.append(_media_part(block))
             has_media = True
 
-    out: dict[str, Any] = {"role": role}
-    if role == "user" and has_media:
-        out["content"] = parts
-    else:
-        if has_media:
-            raise InvalidRequestInputError(
-                f"GLM takes images, video and files in user messages only, not in a "
-                f"{message.role.value} message."
-            )
-        # The same join ChatMessage.content uses.
-        out["content"] = "\n".join(texts)
+    # Media in a message of another role goes to the core as parts too: the core refuses it
+    # (GLM takes images, video and files in user messages only).
+    # Text alone is joined as ChatMessage.content joins it.
+    out: dict[str, Any] = {"role": role, "content": parts if has_media else "\n".join(texts)}
 
     if role == "assistant":
         if not tool_calls:
@@ -159,20 +151,12 @@ def _legacy_tool_calls(calls: Any) -> list[dict[str, Any]]:
 def _media_part(block: ContentBlock) -> dict[str, Any]:
     if isinstance(block, ImageBlock):
         return {"type": "image_url", "image_url": {"url": _image_value(block)}}
+    # Video and documents go as their URL; the core takes only http(s) URLs for them and says
+    # so (a local file or inline data has no URL: an empty one gets the same answer).
     if isinstance(block, VideoBlock):
-        if block.url is None:
-            raise InvalidRequestInputError(
-                "GLM takes video as an http(s) URL only; upload the file and pass "
-                "VideoBlock(url=...)."
-            )
-        return dict(video_part(str(block.url)))
+        return {"type": "video_url", "video_url": {"url": str(block.url or "")}}
     if isinstance(block, DocumentBlock):
-        if not block.url or not block.url.startswith(("http://", "https://")):
-            raise InvalidRequestInputError(
-                "GLM takes documents as an http(s) URL only (file_url, on glm-4.6v models); "
-                "pass DocumentBlock(url=...)."
-            )
-        return {"type": "file_url", "file_url": {"url": block.url}}
+        return {"type": "file_url", "file_url": {"url": block.url or ""}}
     if isinstance(block, AudioBlock):
         raise InvalidRequestInputError("GLM chat models do not take audio input.")
     raise InvalidRequestInputError(

@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 
     from .types.request import ChatParams
 
-__all__ = ["build_chat_request", "normalize_tools"]
+__all__ = ["build_chat_request", "check_media_input", "normalize_tools"]
 
 logger = logging.getLogger("zhipu_flash")
 
@@ -489,11 +489,7 @@ def _part(part: Any, i: int, j: int, info: ModelInfo, allow_media: bool) -> dict
         )
     if not allow_media:
         raise InvalidRequestInputError(f"{where}: only user messages may carry {kind} parts.")
-    if info.known and not info.vision:
-        raise InvalidRequestInputError(
-            f"{info.name} is a text-only model and cannot take {kind} input. Use a vision model "
-            "such as glm-4.6v-flash or glm-4.1v-thinking-flash."
-        )
+    check_media_input(info, kind)
     value = part.get(kind)
     url = value.get("url") if isinstance(value, Mapping) else value
     # A Path or bytes is a local file the calling code chose; a string is never read from disk
@@ -513,6 +509,17 @@ def _part(part: Any, i: int, j: int, info: ModelInfo, allow_media: bool) -> dict
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise InvalidRequestInputError(f"{where}: files must be given as an http(s) URL.")
     return {"type": "file_url", "file_url": {"url": url}}
+
+
+def check_media_input(info: ModelInfo, kind: str) -> None:
+    """Refuse ``kind`` input (``image_url``, ``video_url``, ``file_url``) to a text-only
+    model; unknown models are trusted. The one place the rule lives: requests apply it to
+    every media part, the CLI to ``--image`` before it reads a file."""
+    if info.known and not info.vision:
+        raise InvalidRequestInputError(
+            f"{info.name} is a text-only model and cannot take {kind} input. Use a vision model "
+            "such as glm-4.6v-flash or glm-4.1v-thinking-flash."
+        )
 
 
 def _tool_call(call: Any, i: int) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from . import (
     get_model_info,
     image_part,
 )
+from ._request import check_media_input
 from .testing import Replay, builtin_recording
 
 __all__ = ["main"]
@@ -548,14 +549,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return _models(stream)
         if args.command == "demo":
             return _demo(stream)
-        if (
-            args.image
-            and get_model_info(args.model).known
-            and not get_model_info(args.model).vision
-        ):
-            raise InvalidRequestInputError(
-                f"{args.model} is text-only; use --model glm-4.6v-flash for --image."
-            )
+        if args.image:  # before any file is read
+            check_media_input(get_model_info(args.model), "image_url")
         return _chat(args, stream)
     except ZhipuError as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
