@@ -306,7 +306,7 @@ def _chatzhipuflash_setup(base: str, conc: int, ns: list[int]) -> Any:
         api_key=KEY,
         base_url=base,
         max_retries=0,
-        http_async_client=httpx.AsyncClient(timeout=120, limits=_limits(conc)),
+        async_http_client=httpx.AsyncClient(timeout=120, limits=_limits(conc)),
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -42,7 +41,7 @@ from pydantic import (
 from typing_extensions import Self
 
 import zhipu_flash as zf
-from zhipu_flash.model_clients import ClientSettings, ModelClients
+from zhipu_flash.model_clients import ClientSettings, ModelClients, nearest_name
 from zhipu_flash.types.request import CHAT_PARAMETERS
 
 from ._convert import (
@@ -134,8 +133,10 @@ class ChatZhipuFlash(BaseChatModel):
             their turn instead of meeting GLM's per-account limit (1302).
         exact_token_count: bool
             Count tokens with GLM's tokenizer endpoint instead of the offline estimate.
-        http_client / http_async_client: httpx.Client / httpx.AsyncClient
-            Your own pooled clients (proxies, limits, test transports).
+        http_client / async_http_client: httpx.Client / httpx.AsyncClient
+            Your own pooled clients (proxies, limits, test transports). The same names as
+            ``ZhipuFlash`` and the core's ``ClientSettings``; ChatOpenAI's spelling
+            ``http_async_client`` is refused with this one suggested.
 
     Instantiate:
         ```python
@@ -339,7 +340,7 @@ class ChatZhipuFlash(BaseChatModel):
     """Raw fields merged last into the request body, for API fields the core does not name."""
     http_client: httpx.Client | None = Field(default=None, exclude=True)
     """An ``httpx.Client`` to use for sync calls."""
-    http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
+    async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
     """An ``httpx.AsyncClient`` to use for async calls (on any event loop, as given)."""
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
@@ -471,14 +472,14 @@ class ChatZhipuFlash(BaseChatModel):
         # Injected HTTP clients are shared by deep copies, never copied: a pool (its locks
         # and sockets) is not configuration.
         memo = {} if memo is None else memo
-        for client in (self.http_client, self.http_async_client):
+        for client in (self.http_client, self.async_http_client):
             if client is not None:
                 memo.setdefault(id(client), client)
         return super().__deepcopy__(memo)
 
     # -- clients ----------------------------------------------------------------------------
 
-    def _settings(self) -> ClientSettings:
+    def _client_settings(self) -> ClientSettings:
         # Derived at every call, so a changed key, URL, timeout or retry count (in place or
         # through model_copy) is used by the next request. model_copy(update=...) does not
         # validate, so the key may arrive as a plain string.
@@ -490,16 +491,16 @@ class ChatZhipuFlash(BaseChatModel):
             timeout=self.timeout,
             max_retries=self.max_retries,
             http_client=self.http_client,
-            async_http_client=self.http_async_client,
+            async_http_client=self.async_http_client,
             max_concurrency=self.max_concurrency,
         )
 
     def _sync_client(self) -> zf.ZhipuClient:
-        return self._clients.sync_client(self._settings())
+        return self._clients.sync_client(self._client_settings())
 
     def _async_client(self) -> zf.AsyncZhipuClient:
         # One per running event loop, closed when that loop shuts down.
-        return self._clients.async_client(self._settings())
+        return self._clients.async_client(self._client_settings())
 
     def close(self) -> None:
         """Close the sync HTTP client this model made (the process-wide default pool and
@@ -891,8 +892,8 @@ def _refuse_unknown(given: Mapping[str, Any], accepted: frozenset[str], what: st
         return
     hints = []
     for name in unknown:
-        near = difflib.get_close_matches(name, sorted(accepted), n=1, cutoff=0.6)
-        hints.append(f"{name!r} (did you mean {near[0]!r}?)" if near else repr(name))
+        near = nearest_name(name, accepted)
+        hints.append(f"{name!r} (did you mean {near!r}?)" if near else repr(name))
     raise ValueError(
         f"{what} unknown argument(s) {', '.join(hints)}. Request parameters are the fields "
         "listed in ChatZhipuFlash's docstring; put raw API fields the core does not name in "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
@@ -35,7 +34,7 @@ from zhipu_flash import (
     api_key_from_env,
     get_model_info,
 )
-from zhipu_flash.model_clients import ClientSettings, ModelClients
+from zhipu_flash.model_clients import ClientSettings, ModelClients, nearest_name
 from zhipu_flash.types.request import CHAT_PARAMETERS
 
 from .utils import (
@@ -660,8 +659,8 @@ def _refuse_unknown_keywords(cls: type[ZhipuFlash], kwargs: Mapping[str, Any]) -
     for name in unknown:
         hint = _KEYWORD_HINTS.get(name)
         if hint is None:
-            close = difflib.get_close_matches(name, valid, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else ""
+            near = nearest_name(name, valid)
+            hint = f"did you mean {near!r}?" if near else ""
         problems.append(f"{name!r}" + (f" ({hint})" if hint else ""))
     raise TypeError(
         f"{cls.__name__}() got unexpected keyword argument(s) {', '.join(problems)}. Request "

@@ -18,12 +18,17 @@ keeps those caches so the adapters need not:
   sync client and every async client, so the cap holds across invoke, stream, batch, threads
   and loops;
 - ``copy.deepcopy`` and ``pickle`` give an empty cache (locks and sockets are not state).
+
+:func:`nearest_name` is the other thing both framework models share: the valid setting an
+unknown keyword argument was meant to be, for the error that refuses it.
 """
 
 from __future__ import annotations
 
+import difflib
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +39,7 @@ from ._limiter import ConcurrencyLimit
 from ._loops import PerLoop
 from ._pool import as_timeout, shared_http_client
 
-__all__ = ["ClientSettings", "ModelClients"]
+__all__ = ["ClientSettings", "ModelClients", "nearest_name"]
 
 #: Settings seen at once by one cache (a model and the copies that share its cache); the
 #: oldest are dropped (async pools close with their loops, sync clients use the shared pool).
@@ -180,3 +185,16 @@ class ModelClients:
             pools = [e.async_clients for e in self._entries.values() if e.async_clients is not None]
         for pool in pools:
             await pool.aclose()
+
+
+def nearest_name(name: str, valid: Iterable[str]) -> str | None:
+    """The valid name ``name`` was probably meant to be: one made of the same words in another
+    order (ChatOpenAI's ``http_async_client`` for ``async_http_client``), else the closest
+    spelling (``temprature`` for ``temperature``), else None."""
+    choices = sorted(valid)
+    words = sorted(name.split("_"))
+    for choice in choices:
+        if choice != name and sorted(choice.split("_")) == words:
+            return choice
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return close[0] if close else None

@@ -84,7 +84,7 @@ def _lc(url: str, http: httpx.Client | None, ahttp: httpx.AsyncClient | None) ->
         timeout=httpx.Timeout(ADAPTER_TIMEOUT, connect=1.0),
         max_retries=2,
         http_client=http,
-        http_async_client=ahttp,
+        async_http_client=ahttp,
     )
 
 

@@ -45,7 +45,7 @@ def model_for(handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any)
     params: dict[str, Any] = {"api_key": SECRET, "max_retries": 0, **kwargs}
     return ChatZhipuFlash(
         http_client=httpx.Client(transport=transport),
-        http_async_client=httpx.AsyncClient(transport=transport),
+        async_http_client=httpx.AsyncClient(transport=transport),
         **params,
     )
 

@@ -75,6 +75,8 @@ def test_per_call_values_override_fields_and_model_kwargs() -> None:
         ({"typo_param": 1}, "'typo_param'"),
         ({"temprature": 0.5}, "'temprature' (did you mean 'temperature'?)"),
         ({"max_token": 9}, "'max_token' (did you mean 'max_tokens'?)"),
+        # ChatOpenAI's spelling: both adapters take async_http_client (one name for users).
+        ({"http_async_client": None}, "'http_async_client' (did you mean 'async_http_client'?)"),
         (
             {"model_kwargs": {"do_sampel": False}},
             "model_kwargs has unknown argument(s) 'do_sampel'",
@@ -109,7 +111,7 @@ def test_aliases_and_framework_fields_are_accepted() -> None:
 def test_max_concurrency_must_be_positive() -> None:
     with pytest.raises(ValidationError):
         ChatZhipuFlash(max_concurrency=0)
-    assert ChatZhipuFlash(max_concurrency=3)._settings().max_concurrency == 3
+    assert ChatZhipuFlash(max_concurrency=3)._client_settings().max_concurrency == 3
 
 
 def test_identifying_params_cover_every_request_setting() -> None:
@@ -131,9 +133,9 @@ def test_profile_says_structured_output_through_json_mode_and_no_tool_choice() -
 def test_a_copy_with_a_plain_string_key_uses_it() -> None:
     model = ChatZhipuFlash(api_key="old.key")
     copied = model.model_copy(update={"api_key": "new.key"})  # model_copy does not validate
-    assert copied._settings().api_key == "new.key"
-    assert model._settings().api_key == "old.key"
-    assert "new.key" not in repr(copied._settings())
+    assert copied._client_settings().api_key == "new.key"
+    assert model._client_settings().api_key == "old.key"
+    assert "new.key" not in repr(copied._client_settings())
 
 
 # -- response_format json_schema ------------------------------------------------------------------

@@ -58,6 +58,8 @@ def test_api_base_and_base_url_must_agree() -> None:
         ("max_token", "did you mean 'max_tokens'?"),
         ("request_timeout", "did you mean 'timeout'?"),
         ("model_name", "did you mean 'model'?"),
+        # ChatOpenAI's spelling: both adapters take async_http_client, as LlamaIndex's OpenAI.
+        ("http_async_client", "did you mean 'async_http_client'?"),
         ("is_chat_model", "always a chat model"),
         ("is_function_calling_model", "model catalog"),
     ],

@@ -140,7 +140,7 @@ def test_record_then_replay_round_trip(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.delenv("ZAI_API_KEY", raising=False)
     replayed = recorded(folder)
     assert replayed.mode == "replay" and replayed.banner.startswith("OFFLINE REPLAY")
-    assert set(replayed.client_kwargs) == {"http_client", "http_async_client"}
+    assert set(replayed.client_kwargs) == {"http_client", "async_http_client"}
     with zf.ZhipuClient(api_key="k", http_client=replayed.http_client) as c:
         with c.stream(model="glm-4.7-flash", messages=messages) as s:
             again = s.get_final_completion()

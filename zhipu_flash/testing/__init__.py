@@ -1,8 +1,8 @@
 """Run your own chains, agents and query engines offline on recorded GLM responses.
 
 A :class:`Replay` answers HTTP requests from recordings instead of the network. Point any
-client at it through its ``http_client`` argument: the core clients, ``ChatZhipuFlash``
-(``http_client=`` / ``http_async_client=``) and ``ZhipuFlash`` all take one. Two kinds of
+client at it through its ``http_client`` argument: the core clients, ``ChatZhipuFlash`` and
+``ZhipuFlash`` (``http_client=`` / ``async_http_client=``) all take one. Two kinds of
 recording:
 
 - a **folder of recorded responses** (or a list of files), served one per request in name
@@ -402,10 +402,11 @@ class RecordedSession:
 
     @property
     def client_kwargs(self) -> dict[str, Any]:
-        """``{"http_client": ..., "http_async_client": ...}`` for ``ChatZhipuFlash``, or empty."""
+        """``{"http_client": ..., "async_http_client": ...}``, the names both adapters take (and
+        the core's ``ClientSettings``), or empty in live mode."""
         if self.http_client is None:
             return {}
-        return {"http_client": self.http_client, "http_async_client": self.async_http_client}
+        return {"http_client": self.http_client, "async_http_client": self.async_http_client}
 
 
 def recorded(path: str | Path, *, mode: str | None = None) -> RecordedSession:
