@@ -488,7 +488,7 @@ class ZhipuFlash(FunctionCallingLLM):
             # The stream is owned here: break, close() or an error closes the response.
             with manager as stream:
                 for chunk in stream:
-                    yield builder.add(chunk)
+                    yield builder.response_for(chunk)
 
         return gen()
 
@@ -503,7 +503,7 @@ class ZhipuFlash(FunctionCallingLLM):
             # generator on a bare ``break``; see the README.)
             async with manager as stream:
                 async for chunk in stream:
-                    yield builder.add(chunk)
+                    yield builder.response_for(chunk)
 
         return gen()
 

@@ -313,8 +313,9 @@ class ChatResponseBuilder:
         self._model: str | None = None
         self._web_search: list[dict[str, Any]] | None = None
 
-    def add(self, chunk: ChatCompletionChunk) -> ChatResponse:
-        """The response for one chunk: the message so far, the text delta, the raw chunk."""
+    def response_for(self, chunk: ChatCompletionChunk) -> ChatResponse:
+        """Fold in one chunk and return its response: the message so far, the text delta,
+        the raw chunk."""
         text_delta = ""
         thinking_delta = ""
         if self._model is None:

@@ -33,7 +33,7 @@ from ._exceptions import (
     MissingAPIKeyError,
     ZhipuError,
     error_from_body,
-    error_from_response_parts,
+    error_from_response,
 )
 from ._limiter import ConcurrencyLimit, Release, as_limit, no_release
 from ._parse import OnMalformed, parse_completion
@@ -157,8 +157,8 @@ class _BaseClient:
         return self.timeout if self._timeout_given or self._owns_http else httpx.USE_CLIENT_DEFAULT
 
     def _failed(self, response: httpx.Response) -> ZhipuError:
-        return error_from_response_parts(
-            response.status_code, response.content, response.headers.get("x-request-id")
+        return error_from_response(
+            response.status_code, response.content, request_id=response.headers.get("x-request-id")
         )
 
     def _next_delay(

@@ -69,7 +69,7 @@ __all__ = [
     "StreamInterruptedError",
     "ZhipuError",
     "error_from_body",
-    "error_from_response_parts",
+    "error_from_response",
 ]
 
 
@@ -285,14 +285,15 @@ def error_from_body(
     )
 
 
-def error_from_response_parts(
-    status_code: int, content: bytes, headers_request_id: str | None = None
+def error_from_response(
+    status_code: int, content: bytes, *, request_id: str | None = None
 ) -> APIStatusError:
-    """Build the typed error for an HTTP error response from its raw bytes."""
+    """Build the typed error for an HTTP error response from its status and raw body bytes;
+    ``request_id`` is the response's ``x-request-id`` header (it wins over the body's)."""
     body: Any
     try:
         body = json.loads(content) if content else None
     except ValueError:
         # A gateway's HTML page: keep a bounded excerpt so the error stays readable.
         body = content[:2000].decode("utf-8", "replace")
-    return error_from_body(body, status_code=status_code, request_id=headers_request_id)
+    return error_from_body(body, status_code=status_code, request_id=request_id)
