@@ -23,14 +23,17 @@ traceback.
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
+
+import httpx
 
 from . import (
     API_KEY_ENV_VARS,
@@ -53,11 +56,39 @@ from . import (
 from ._request import check_media_input
 from .testing import Replay, builtin_recording
 
-__all__ = ["main"]
+__all__ = ["BACKEND_GROUP", "Backend", "ChatOptions", "Pieces", "main"]
 
-#: A backend turns a conversation into (kind, text) pieces, kind "reasoning" or "answer".
+#: The entry-point group through which installed packages add ``--via`` backends. An entry
+#: point's name is its ``--via`` value and the extra that installs its framework
+#: (``pip install 'zhipu-flash[NAME]'``); it loads a :data:`Backend`, only when chosen. The
+#: adapters declare theirs in pyproject.toml, so this module names none of them.
+BACKEND_GROUP = "zhipu_flash.cli_backends"
+#: The backend built in: the core client itself.
+CORE = "core"
+
+
+@dataclass(frozen=True)
+class ChatOptions:
+    """What a backend needs besides the conversation."""
+
+    model: str
+    thinking: bool | None = None
+    reasoning_effort: str | None = None
+    #: ``--offline``: the replay's client (answers come from a recording), else None.
+    http_client: httpx.Client | None = None
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """What a client (core or framework model) needs to answer from the replay: the
+        replay's ``http_client`` and a placeholder key; nothing for a live call."""
+        if self.http_client is None:
+            return {}
+        return {"http_client": self.http_client, "api_key": "replay"}
+
+
+#: What a backend yields: (kind, text) pieces, kind "reasoning" or "answer".
 Pieces = Iterator[tuple[str, str]]
-Backend = Callable[[list[dict[str, Any]], argparse.Namespace], Pieces]
+#: A backend streams one answer to the conversation: ``backend(messages, options)``.
+Backend = Callable[[list[dict[str, Any]], ChatOptions], Pieces]
 
 DEMO_RECORDING = "glm-4.5_stream_reasoning_usage_cached_nuvin_REPAIRED.sse"
 #: The model and prompt DEMO_RECORDING answers; --offline replays it whatever is asked.
@@ -113,25 +144,24 @@ def _replay(args: argparse.Namespace) -> Replay | None:
     return Replay([builtin_recording(DEMO_RECORDING)], repeat=True, delay=0.005)
 
 
-def _model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """What a framework model needs to answer from the replay (both take ``http_client``)."""
+def _options(args: argparse.Namespace) -> ChatOptions:
     replay = _replay(args)
-    return {"http_client": replay.http_client(), "api_key": "replay"} if replay else {}
+    return ChatOptions(
+        model=args.model,
+        thinking=args.thinking,
+        reasoning_effort=args.reasoning_effort,
+        http_client=replay.http_client() if replay is not None else None,
+    )
 
 
-def _core_client(args: argparse.Namespace) -> ZhipuClient:
-    replay = _replay(args)
-    return replay.client() if replay is not None else ZhipuClient()
-
-
-def _core(messages: list[dict[str, Any]], args: argparse.Namespace) -> Pieces:
+def _core(messages: list[dict[str, Any]], options: ChatOptions) -> Pieces:
     with (
-        _core_client(args) as client,
+        ZhipuClient(**options.client_kwargs()) as client,
         client.stream(
-            model=args.model,
+            model=options.model,
             messages=messages,
-            thinking=args.thinking,
-            reasoning_effort=args.reasoning_effort,
+            thinking=options.thinking,
+            reasoning_effort=options.reasoning_effort,
         ) as stream,
     ):
         for chunk in stream:
@@ -144,77 +174,36 @@ def _core(messages: list[dict[str, Any]], args: argparse.Namespace) -> Pieces:
                 yield "answer", delta.content
 
 
-def _langchain(messages: list[dict[str, Any]], args: argparse.Namespace) -> Pieces:
-    try:
-        from langchain_zhipu_flash import ChatZhipuFlash
-    except ImportError as exc:
-        raise _missing_framework("langchain", exc) from exc
-    llm = ChatZhipuFlash(
-        model=args.model,
-        thinking=args.thinking,
-        reasoning_effort=args.reasoning_effort,
-        **_model_kwargs(args),
-    )
-    for chunk in llm.stream(messages):
-        reasoning = chunk.additional_kwargs.get("reasoning_content")
-        if reasoning:
-            yield "reasoning", str(reasoning)
-        if chunk.text:
-            yield "answer", chunk.text
-
-
-def _llama_index(messages: list[dict[str, Any]], args: argparse.Namespace) -> Pieces:
-    try:
-        from llama_index_zhipu_flash import ZhipuFlash
-    except ImportError as exc:
-        raise _missing_framework("llama-index", exc) from exc
-    llm = ZhipuFlash(
-        model=args.model,
-        thinking=args.thinking,
-        reasoning_effort=args.reasoning_effort,
-        **_model_kwargs(args),
-    )
-    history = [_llama_index_message(m) for m in messages]
-    for response in llm.stream_chat(history):
-        thinking = response.additional_kwargs.get("thinking_delta")
-        if thinking:
-            yield "reasoning", str(thinking)
-        if response.delta:
-            yield "answer", response.delta
-
-
-BACKENDS: dict[str, Backend] = {"core": _core, "langchain": _langchain, "llama-index": _llama_index}
+#: The built-in backends; the others come from :data:`BACKEND_GROUP`.
+BACKENDS: dict[str, Backend] = {CORE: _core}
 
 
 class _UsageError(Exception):
     pass
 
 
-def _missing_framework(via: str, exc: ImportError) -> _UsageError:
-    return _UsageError(
-        f"--via {via} needs a framework that is not installed ({exc}). Install it with: "
-        f"pip install 'zhipu-flash[{via}]'"
-    )
+def _declared_backends() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=BACKEND_GROUP) if ep.name not in BACKENDS}
 
 
-def _llama_index_message(message: dict[str, Any]) -> Any:
-    """A core message as a LlamaIndex ChatMessage; images become ImageBlocks."""
-    from llama_index.core.llms import ChatMessage, ImageBlock, TextBlock
+def _via_choices() -> list[str]:
+    return [*BACKENDS, *sorted(_declared_backends())]
 
-    content = message["content"]
-    if isinstance(content, str):
-        return ChatMessage(role=message["role"], content=content)
-    blocks: list[Any] = []
-    for part in content:
-        if part["type"] == "text":
-            blocks.append(TextBlock(text=part["text"]))
-            continue
-        url = part["image_url"]["url"]  # from _image(): an http(s) URL or checked bare base64
-        if url.startswith(("http://", "https://")):
-            blocks.append(ImageBlock(url=url))
-        else:
-            blocks.append(ImageBlock(image=base64.b64decode(url)))
-    return ChatMessage(role=message["role"], blocks=blocks)
+
+def _backend(name: str) -> Backend:
+    """The backend ``--via name`` chose, loaded now: a framework is imported only when used."""
+    if name in BACKENDS:
+        return BACKENDS[name]
+    entry_point = _declared_backends()[name]
+    try:
+        backend: Backend = entry_point.load()
+    except ImportError as exc:
+        dist = entry_point.dist.name if entry_point.dist is not None else "zhipu-flash"
+        raise _UsageError(
+            f"--via {name} needs a framework that is not installed ({exc}). Install it with: "
+            f"pip install '{dist}[{name}]'"
+        ) from exc
+    return backend
 
 
 def _image(arg: str) -> dict[str, Any]:
@@ -276,7 +265,7 @@ def _render(
 
 
 def _chat(args: argparse.Namespace, out: TextIO) -> int:
-    backend = BACKENDS[args.via]
+    backend = _backend(args.via)
     images = [_image(arg) for arg in args.image]  # a missing file is named before anything else
     problem = None if args.offline else _key_problem()
     if problem:
@@ -291,7 +280,7 @@ def _chat(args: argparse.Namespace, out: TextIO) -> int:
     messages: list[dict[str, Any]] = []
     if args.prompt is not None:
         messages.append(_user_message(args.prompt, images))
-        _render(backend(messages, args), args, out)
+        _render(backend(messages, _options(args)), args, out)
         return 0
     return _interactive(backend, args, out, images)
 
@@ -324,7 +313,7 @@ def _interactive(
         messages.append(_user_message(line, images))
         shown: list[str] = []
         try:
-            _render(backend(messages, args), args, out, shown)
+            _render(backend(messages, _options(args)), args, out, shown)
         except KeyboardInterrupt:
             out.write("\n(answer stopped)\n")
             if not shown:  # nothing to keep: the question is asked again next time, images too
@@ -389,7 +378,8 @@ def _models(out: TextIO) -> int:
 
 
 def _demo(out: TextIO) -> int:
-    """The README's main job: one answer through the core, LangChain and LlamaIndex."""
+    """The README's main job: one answer through the core and every installed backend (the
+    LangChain and LlamaIndex adapters)."""
     live = _has_key()
     if live:
         print(
@@ -405,7 +395,7 @@ def _demo(out: TextIO) -> int:
         )
     prompt = "In one sentence: why is the sky blue?" if live else DEMO_PROMPT
     code = 0
-    for via in BACKENDS:
+    for via in _via_choices():
         args = _parser().parse_args(
             [
                 "chat",
@@ -419,7 +409,7 @@ def _demo(out: TextIO) -> int:
         )
         print(f"\n== {via} ==", file=out)
         try:
-            _render(BACKENDS[via]([_user_message(prompt, [])], args), args, out)
+            _render(_backend(via)([_user_message(prompt, [])], _options(args)), args, out)
         except _UsageError as exc:
             print(f"(skipped: {exc})", file=out)
             code = 0
@@ -465,7 +455,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH|URL",
         help="attach an image: a URL or a local file (repeatable; needs a vision model)",
     )
-    chat.add_argument("--via", choices=list(BACKENDS), default="core")
+    chat.add_argument("--via", choices=_via_choices(), default=CORE)
     chat.add_argument(
         "--offline", action="store_true", help="replay a recorded answer instead of calling the API"
     )
