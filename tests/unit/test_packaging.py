@@ -73,6 +73,12 @@ def test_the_wheel_is_the_packages_and_the_license(dist: Path) -> None:
     recordings = [n for n in names if n.startswith("zhipu_flash/testing/recordings/")]
     assert any(n.endswith(".sse") for n in recordings)
     assert "zhipu-flash = zhipu_flash.cli:main" in entry_points
+    # The CLI finds the adapters' backends, and pytest the replay fixture, through these.
+    assert "[zhipu_flash.cli_backends]" in entry_points
+    assert "langchain = langchain_zhipu_flash._cli:chat" in entry_points
+    assert "llama-index = llama_index_zhipu_flash._cli:chat" in entry_points
+    assert "[pytest11]" in entry_points
+    assert "zhipu_flash.testing.pytest_plugin = zhipu_flash.testing.pytest_plugin" in entry_points
     assert not [name for name in names if JUNK.search(name)]
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -20,8 +22,6 @@ from zhipu_flash.testing import (
     builtin_recording,
     recorded,
 )
-
-pytest_plugins = ["zhipu_flash.testing.pytest_plugin"]
 
 USER = [{"role": "user", "content": "hi"}]
 
@@ -96,11 +96,31 @@ def test_builtin_recording_and_paced_delivery() -> None:
     assert len(chunks) == 37
 
 
+# No pytest_plugins line here: the fixture comes from the pytest11 entry point.
 def test_fixture(glm_replay: object, tmp_path: Path) -> None:
     (tmp_path / "a.sse").write_bytes(chunk("x", finish="stop") + b"data: [DONE]\n\n")
     replay = glm_replay(tmp_path)  # type: ignore[operator]
     assert isinstance(replay, Replay)
     assert isinstance(Recording.from_file(tmp_path / "a.sse"), Recording)
+
+
+def test_a_conftest_that_still_lists_the_plugin_runs(tmp_path: Path) -> None:
+    # README used to ask for this line; with the entry point it must stay harmless.
+    (tmp_path / "conftest.py").write_text(
+        'pytest_plugins = ["zhipu_flash.testing.pytest_plugin"]\n', encoding="utf-8"
+    )
+    (tmp_path / "test_it.py").write_text(
+        "def test_it(glm_replay):\n    assert callable(glm_replay)\n", encoding="utf-8"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
 
 
 def test_empty_inputs_are_clear_errors(tmp_path: Path) -> None:

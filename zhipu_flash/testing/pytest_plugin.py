@@ -1,6 +1,8 @@
 """pytest fixtures for replaying recorded GLM responses.
 
-Enable with ``pytest_plugins = ["zhipu_flash.testing.pytest_plugin"]`` in a conftest.py::
+Registered with pytest through the ``pytest11`` entry point that zhipu-flash declares, so the
+fixtures are there wherever zhipu-flash is installed (a conftest's
+``pytest_plugins = ["zhipu_flash.testing.pytest_plugin"]`` is not needed, and harmless)::
 
     def test_my_chain(glm_replay):
         replay = glm_replay("tests/recordings/my_chain")      # folder, file or cassette
@@ -17,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from . import Replay
+from ._replay import Replay
 
 
 @pytest.fixture
