@@ -40,6 +40,7 @@ from langchain_core.messages.tool import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 import zhipu_flash as zf
+from zhipu_flash import types as wire
 
 __all__ = [
     "PROVIDER",
@@ -262,7 +263,7 @@ def _media_url(block: Mapping[str, Any], kind: str) -> Any:
 # -- responses ------------------------------------------------------------------------------
 
 
-def usage_to_metadata(usage: zf.Usage | None) -> UsageMetadata | None:
+def usage_to_metadata(usage: wire.Usage | None) -> UsageMetadata | None:
     """GLM usage as LangChain ``UsageMetadata`` (detail fields only when GLM sent them)."""
     if usage is None:
         return None
@@ -299,7 +300,7 @@ def _final_metadata(completion: zf.ChatCompletion) -> dict[str, Any]:
 
 
 def _parse_tool_calls(
-    calls: Sequence[zf.ToolCall],
+    calls: Sequence[wire.ToolCall],
 ) -> tuple[list[ToolCall], list[InvalidToolCall]]:
     good: list[ToolCall] = []
     bad: list[InvalidToolCall] = []
@@ -416,7 +417,7 @@ class ChunkConverter:
             text, self._pending = self._pending + text, ""
         return text
 
-    def _tool_chunk(self, d: zf.ToolCallDelta) -> ToolCallChunk:
+    def _tool_chunk(self, d: wire.ToolCallDelta) -> ToolCallChunk:
         fn = d.function
         args = fn.arguments if fn is not None else None
         first = d.index not in self._named

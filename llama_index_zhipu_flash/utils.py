@@ -38,14 +38,9 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.llms.utils import parse_partial_json
 
-from zhipu_flash import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    InvalidRequestInputError,
-    Usage,
-    WebSearchResult,
-    image_url_value,
-)
+from zhipu_flash import ChatCompletion, ChatCompletionChunk, InvalidRequestInputError
+from zhipu_flash.multimodal import image_url_value
+from zhipu_flash.types import Usage, WebSearchResult
 
 __all__ = [
     "ChatResponseBuilder",

@@ -38,7 +38,6 @@ import httpx
 from . import (
     API_KEY_ENV_VARS,
     BASE_URL_ENV_VAR,
-    DEFAULT_BASE_URL,
     MODELS,
     ZAI_BASE_URL,
     APIConnectionError,
@@ -53,6 +52,7 @@ from . import (
     get_model_info,
     image_part,
 )
+from ._constants import DEFAULT_BASE_URL
 from ._request import check_media_input
 from .testing import Replay, builtin_recording
 

@@ -9,8 +9,8 @@ keeps those caches so the adapters need not:
 - they are keyed by :class:`ClientSettings`: change ``base_url``, the key, ``timeout`` or
   ``max_retries`` (in place or through ``model_copy(update=...)``) and the next call uses a
   client built from the new settings, never the old server or key;
-- the sync client uses the process-wide pool (:func:`zhipu_flash.shared_http_client`) unless
-  one is injected, so discarded models leak no sockets;
+- the sync client uses the process-wide pool (``shared_http_client`` in
+  :mod:`zhipu_flash._pool`) unless one is injected, so discarded models leak no sockets;
 - async clients are one per running event loop, closed when that loop shuts down, or in
   their loop soon after the cache is dropped (:mod:`zhipu_flash._loops`), so ``asyncio.run``
   twice works and a model dropped mid-loop leaves nothing open;

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import zhipu_flash as zf
+from zhipu_flash._sse import SSEDecoder, SSEEvent
 from zhipu_flash._stream import StreamParser
 
 # Deterministic and modest: the same examples on every run, quick enough for every commit.
@@ -44,9 +45,9 @@ def _splits(data: bytes) -> st.SearchStrategy[list[bytes]]:
 # --- SSE decoder ---------------------------------------------------------------------------
 
 
-def _decode(pieces: list[bytes], max_line: int = 1 << 20) -> list[zf.SSEEvent]:
-    decoder = zf.SSEDecoder(max_line)
-    events: list[zf.SSEEvent] = []
+def _decode(pieces: list[bytes], max_line: int = 1 << 20) -> list[SSEEvent]:
+    decoder = SSEDecoder(max_line)
+    events: list[SSEEvent] = []
     for piece in pieces:
         events.extend(decoder.feed(piece))
     events.extend(decoder.flush())
@@ -54,11 +55,11 @@ def _decode(pieces: list[bytes], max_line: int = 1 << 20) -> list[zf.SSEEvent]:
 
 
 @st.composite
-def sse_streams(draw: st.DrawFn) -> tuple[bytes, list[zf.SSEEvent]]:
+def sse_streams(draw: st.DrawFn) -> tuple[bytes, list[SSEEvent]]:
     """A valid SSE stream and the events it must decode to."""
     ending = draw(st.sampled_from([b"\n", b"\r\n", b"\r"]))
     out: list[bytes] = []
-    expected: list[zf.SSEEvent] = []
+    expected: list[SSEEvent] = []
     for _ in range(draw(st.integers(0, 5))):
         lines: list[bytes] = []
         if draw(st.booleans()):
@@ -71,7 +72,7 @@ def sse_streams(draw: st.DrawFn) -> tuple[bytes, list[zf.SSEEvent]]:
             space = b" " if draw(st.booleans()) or value[:1] == b" " else b""
             lines.append(b"data:" + space + value)
         out.append(b"".join(line + ending for line in lines) + ending)
-        expected.append(zf.SSEEvent(b"\n".join(data), event or "message"))
+        expected.append(SSEEvent(b"\n".join(data), event or "message"))
     return b"".join(out), expected
 
 
@@ -87,7 +88,7 @@ def test_decoder_any_split_gives_the_same_events(data: st.DataObject) -> None:
 @FUZZ
 @given(sse_streams())
 def test_decoder_one_event_per_read_gives_the_same_events(
-    case: tuple[bytes, list[zf.SSEEvent]],
+    case: tuple[bytes, list[SSEEvent]],
 ) -> None:
     """GLM frames every event as its own HTTP chunk, so each read holds exactly one event:
     the decoder's shortcut for that case must agree with the line machinery, whatever the

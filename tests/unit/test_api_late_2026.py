@@ -18,6 +18,8 @@ import pytest
 import zhipu_flash as zf
 from tests.unit._helpers import DONE, USAGE, USER, Server, chunk, error, run_create, run_stream, sse
 from tests.wire import shaped_body, shaped_json, wire_sse
+from zhipu_flash._exceptions import error_from_body
+from zhipu_flash.types import WebSearchResult
 
 pytestmark = pytest.mark.parametrize("mode", ["sync", "async"])
 
@@ -180,7 +182,7 @@ def test_streamed_web_search_results_reach_the_final_completion(mode: str, sampl
     chunks, final = run_stream(mode, Server([sse([shaped_body(sample)])]), model="glm-5.2")
     assert final.web_search is not None
     assert [r.model_dump() for r in final.web_search] == RESULTS
-    assert all(isinstance(r, zf.WebSearchResult) for r in final.web_search)
+    assert all(isinstance(r, WebSearchResult) for r in final.web_search)
     assert "[ref_1]" in final.content
     assert final.finish_reason == "stop" and final.usage is not None
     carriers = [c for c in chunks if c.web_search is not None]
@@ -321,7 +323,7 @@ def test_1310_is_a_quota_with_its_reset_time_in_the_message(mode: str) -> None:
     ],
 )
 def test_the_late_2026_code_table(mode: str, code: str, cls: type[zf.ZhipuError]) -> None:
-    err = zf.error_from_body({"error": {"code": code, "message": "m"}}, status_code=429)
+    err = error_from_body({"error": {"code": code, "message": "m"}}, status_code=429)
     assert type(err) is cls and not err.is_retryable
 
 

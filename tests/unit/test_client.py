@@ -21,6 +21,7 @@ from tests.unit._helpers import (
     sse,
 )
 from tests.wire import wire_body, wire_json
+from zhipu_flash._exceptions import error_from_body
 
 MODES = ["sync", "async"]
 
@@ -113,7 +114,7 @@ def test_code_decides_before_status(
     status: int, code: str | None, cls: type, retryable: bool
 ) -> None:
     body = {"error": {"code": code, "message": "m"}} if code else {"error": {"message": "m"}}
-    err = zf.error_from_body(body, status_code=status)
+    err = error_from_body(body, status_code=status)
     assert type(err) is cls
     assert err.is_retryable is retryable
 
@@ -122,7 +123,7 @@ def test_1210_with_context_length_words_is_context_overflow() -> None:
     body = {
         "error": {"code": "1210", "message": "input exceeds the model's maximum context length"}
     }
-    assert isinstance(zf.error_from_body(body, status_code=400), zf.ContextWindowExceededError)
+    assert isinstance(error_from_body(body, status_code=400), zf.ContextWindowExceededError)
 
 
 def test_html_gateway_page_falls_back_to_status(mode: str) -> None:

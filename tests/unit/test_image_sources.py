@@ -31,6 +31,7 @@ import zhipu_flash as zf
 from langchain_zhipu_flash import ChatZhipuFlash
 from llama_index_zhipu_flash import ZhipuFlash
 from tests.conftest import PICTURE
+from zhipu_flash.multimodal import image_url_value
 
 PNG = PICTURE.read_bytes()
 PNG_B64 = base64.b64encode(PNG).decode()
@@ -151,15 +152,15 @@ def test_core_refuses_a_path_string_and_reads_nothing(secret_png: Path, watch: W
 )
 def test_path_shaped_strings_get_the_local_file_advice(text: str) -> None:
     with pytest.raises(zf.InvalidRequestInputError, match=r"image_part\(Path"):
-        zf.image_url_value(text)
+        image_url_value(text)
 
 
 def test_a_string_is_a_url_a_data_url_or_base64(secret_png: Path, watch: Watch) -> None:
-    assert zf.image_url_value("https://example.com/a.png") == "https://example.com/a.png"
-    assert zf.image_url_value(f"data:image/png;base64,{PNG_B64}") == PNG_B64
-    assert zf.image_url_value(PNG_B64) == PNG_B64
+    assert image_url_value("https://example.com/a.png") == "https://example.com/a.png"
+    assert image_url_value(f"data:image/png;base64,{PNG_B64}") == PNG_B64
+    assert image_url_value(PNG_B64) == PNG_B64
     with pytest.raises(zf.InvalidRequestInputError, match="never read as a local file"):
-        zf.image_url_value("not an image at all!")
+        image_url_value("not an image at all!")
     for url in spellings(secret_png):
         with pytest.raises(zf.InvalidRequestInputError, match="never read from disk"):
             zf.image_part(url)

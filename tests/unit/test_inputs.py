@@ -11,8 +11,9 @@ import pytest
 
 import zhipu_flash as zf
 from tests.conftest import PICTURE
-from zhipu_flash._markers import strip_markers
+from zhipu_flash._markers import MarkerFilter, strip_markers
 from zhipu_flash._retry import retry_after_seconds, retry_delay
+from zhipu_flash.multimodal import image_url_value, video_part
 
 PNG = PICTURE.read_bytes()
 PNG_B64 = base64.b64encode(PNG).decode()
@@ -44,7 +45,7 @@ def _jpeg(width: int, height: int) -> bytes:
     ],
 )
 def test_every_image_form_becomes_bare_base64(source: object) -> None:
-    assert zf.image_url_value(source) == PNG_B64  # type: ignore[arg-type]
+    assert image_url_value(source) == PNG_B64  # type: ignore[arg-type]
 
 
 def test_urls_pass_through_untouched() -> None:
@@ -53,26 +54,26 @@ def test_urls_pass_through_untouched() -> None:
 
 
 def test_jpeg_dimensions_are_read() -> None:
-    assert zf.image_url_value(_jpeg(640, 480))
+    assert image_url_value(_jpeg(640, 480))
     with pytest.raises(zf.InvalidRequestInputError, match="7000x10 pixels"):
-        zf.image_url_value(_jpeg(7000, 10))
+        image_url_value(_jpeg(7000, 10))
 
 
 def test_too_many_pixels() -> None:
     with pytest.raises(zf.InvalidRequestInputError, match="6000x6000"):
-        zf.image_url_value(_png(6001, 20))
+        image_url_value(_png(6001, 20))
 
 
 def test_too_big(tmp_path: Path) -> None:
     big = PNG + b"\x00" * (5 * 1024 * 1024)
     with pytest.raises(zf.InvalidRequestInputError, match="5 MB"):
-        zf.image_url_value(big)
+        image_url_value(big)
     path = tmp_path / "big.png"
     path.write_bytes(big)
     with pytest.raises(zf.InvalidRequestInputError, match="5 MB"):
-        zf.image_url_value(path)
+        image_url_value(path)
     with pytest.raises(zf.InvalidRequestInputError, match="5 MB"):
-        zf.image_url_value(base64.b64encode(big).decode())
+        image_url_value(base64.b64encode(big).decode())
 
 
 @pytest.mark.parametrize(
@@ -90,16 +91,16 @@ def test_too_big(tmp_path: Path) -> None:
 )
 def test_bad_images_say_what_to_do(source: object, match: str) -> None:
     with pytest.raises(zf.InvalidRequestInputError, match=match):
-        zf.image_url_value(source)  # type: ignore[arg-type]
+        image_url_value(source)  # type: ignore[arg-type]
 
 
 def test_video_part() -> None:
-    assert zf.video_part("https://x/y.mp4") == {
+    assert video_part("https://x/y.mp4") == {
         "type": "video_url",
         "video_url": {"url": "https://x/y.mp4"},
     }
     with pytest.raises(zf.InvalidRequestInputError, match="URL"):
-        zf.video_part("/local/file.mp4")
+        video_part("/local/file.mp4")
 
 
 # --- markers --------------------------------------------------------------------------------
@@ -109,7 +110,7 @@ TEXT = "<think>first, the sky</think>\n<|begin_of_box|>It is blue.<|end_of_box|>
 
 @pytest.mark.parametrize("size", [1, 2, 5, 16, 1000])
 def test_marker_filter_at_every_split(size: int) -> None:
-    f = zf.MarkerFilter()
+    f = MarkerFilter()
     content, reasoning = "", ""
     for i in range(0, len(TEXT), size):
         c, r = f.feed(TEXT[i : i + size])
@@ -119,7 +120,7 @@ def test_marker_filter_at_every_split(size: int) -> None:
 
 
 def test_marker_lookalikes_survive() -> None:
-    f = zf.MarkerFilter()
+    f = MarkerFilter()
     out = f.feed("a < b and <thin")[0]
     out += f.feed("g> 1<|x")[0]
     out += f.flush()[0]

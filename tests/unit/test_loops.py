@@ -18,6 +18,7 @@ import pytest
 import zhipu_flash as zf
 from tests.emulator.server import running_emulator
 from zhipu_flash._loops import PerLoop
+from zhipu_flash._pool import shared_http_client
 from zhipu_flash.model_clients import ClientSettings, ModelClients
 
 HI = [{"role": "user", "content": "hi"}]
@@ -211,7 +212,7 @@ def test_close_and_aclose(emulator: str) -> None:
     clients.sync_client(settings).create(model="glm-4-flash-250414", messages=HI)
     clients.sync_client(mine).create(model="glm-4-flash-250414", messages=HI)
     clients.close()
-    assert not zf.shared_http_client(7.0).is_closed  # the process-wide pool stays open
+    assert not shared_http_client(7.0).is_closed  # the process-wide pool stays open
     assert not owned.is_closed  # so does an injected client
     owned.close()
 

@@ -39,6 +39,23 @@ def test_core_source_never_imports_the_frameworks() -> None:
                 assert not name.startswith(("langchain", "llama_index")), f"{path}: {name}"
 
 
+def test_the_package_face_is_what_a_user_needs() -> None:
+    # At most 40 names; the rest is importable from the public modules (zhipu_flash.types,
+    # .models, .multimodal, .model_clients, .testing) or, for tests, the internal ones.
+    import inspect
+
+    import zhipu_flash
+
+    assert len(zhipu_flash.__all__) <= 40
+    assert all(hasattr(zhipu_flash, name) for name in zhipu_flash.__all__)
+    exposed = {
+        name
+        for name, value in vars(zhipu_flash).items()
+        if not name.startswith("_") and not inspect.ismodule(value)
+    }
+    assert exposed == set(zhipu_flash.__all__) - {"__version__"}
+
+
 def test_every_package_is_typed() -> None:
     for package in ("zhipu_flash", "langchain_zhipu_flash", "llama_index_zhipu_flash"):
         assert (ROOT / package / "py.typed").exists(), package

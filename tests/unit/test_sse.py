@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from zhipu_flash import SSEDecoder, SSEEvent, StreamDecodeError
+from zhipu_flash import StreamDecodeError
+from zhipu_flash._sse import SSEDecoder, SSEEvent
 
 # One stream exercising the awkward parts: CJK split anywhere, U+2028/U+2029 and U+0085
 # raw inside JSON strings (str.splitlines would tear these events apart), a comment, data
