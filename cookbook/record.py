@@ -6,7 +6,7 @@
 
 For each notebook this runs it twice, with the kernel's working directory in ``cookbook/``:
 
-1. against the emulator in ``tests/emulator/`` with ``ZHIPU_FLASH_RECORD=1``, so that
+1. against the emulator in ``glm_emulator/`` with ``ZHIPU_FLASH_RECORD=1``, so that
    ``zhipu_flash.testing.recorded()`` rewrites ``recordings/<notebook stem>/`` (every file says
    in its ``# SOURCE:`` line that it came from the emulator: wire shapes, not model output);
 2. offline, with no key and no base URL, as CI runs it; these outputs are saved into the
@@ -97,8 +97,8 @@ def check_outputs(path: Path, nb: nbformat.NotebookNode) -> None:
 
 
 def record(path: Path) -> None:
-    sys.path.insert(0, str(ROOT))  # tests/ is a package of the checkout, not of the install
-    from tests.emulator.server import running_emulator
+    sys.path.insert(0, str(ROOT))  # glm_emulator/ is a package of the checkout, not of the install
+    from glm_emulator.server import running_emulator
 
     with running_emulator() as base_url:
         env = offline_env(

@@ -2,7 +2,7 @@
 
 - Sockets: only loopback (pyproject ``--allow-hosts``); ``--force-enable-socket`` is needed,
   together with ``--record-mode=rewrite`` and a real key, to re-record against the live API.
-- ``--glm-emulator`` starts the local GLM emulator (tests/emulator) for the session and points
+- ``--glm-emulator`` starts the local GLM emulator (glm_emulator/) for the session and points
   ``ZHIPUAI_BASE_URL`` at it: that is how the committed cassettes were recorded.
 - vcrpy: the record mode comes from the command line (never pinned in the config), cassettes
   live in tests/cassettes/<test module>/ whatever the working directory, the Authorization header is
@@ -40,7 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--glm-emulator",
         action="store_true",
         default=False,
-        help="Serve the API from the local GLM emulator (tests/emulator) for this session.",
+        help="Serve the API from the local GLM emulator (glm_emulator/) for this session.",
     )
 
 
@@ -48,7 +48,10 @@ def _cassette_source() -> str:
     base = os.environ.get("ZHIPUAI_BASE_URL", "https://open.bigmodel.cn/api/paas/v4")
     host = urlsplit(base).hostname or "unknown"
     if host in _LOOPBACK:
-        return "zhipu-flash GLM emulator (tests/emulator); wire shapes from shared/wire, not live"
+        return (
+            "zhipu-flash GLM emulator (glm_emulator); wire shapes from tests/fixtures/wire, "
+            "not live"
+        )
     return f"live Zhipu API at {host}"
 
 
@@ -130,7 +133,7 @@ def _glm_emulator(pytestconfig: pytest.Config) -> Iterator[None]:
     if not pytestconfig.getoption("--glm-emulator"):
         yield
         return
-    from tests.emulator.server import running_emulator
+    from glm_emulator.server import running_emulator
 
     previous = os.environ.get("ZHIPUAI_BASE_URL")
     with running_emulator() as base_url:

@@ -5,7 +5,7 @@ Every test drives the model through the frameworks' consumers (``create_agent``,
 callbacks, the LLM cache, serialization) against the local GLM emulator over real loopback
 sockets: the model's own HTTP clients, nothing of ours mocked. Each test checks what was sent
 (the emulator keeps every request body) as well as what came back. The emulator's answers are
-rules, not a model (tests/emulator/README.md): these tests prove the plumbing, not GLM.
+rules, not a model (glm_emulator/README.md): these tests prove the plumbing, not GLM.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ from pydantic import BaseModel
 from typing_extensions import TypedDict
 
 import zhipu_flash as zf
+from glm_emulator.server import EmulatorHTTPServer, serving_emulator
 from langchain_zhipu_flash import ChatZhipuFlash
-from tests.emulator.server import EmulatorHTTPServer, serving_emulator
 
 KEY = "pipeline-key.not-a-secret"
 TEXT_MODELS = ["glm-4.7-flash", "glm-4-flash-250414"]

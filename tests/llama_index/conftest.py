@@ -10,12 +10,12 @@ from collections.abc import Iterator
 import pytest
 from llama_index.core import MockEmbedding, Settings
 
-from tests.emulator.server import EmulatorHTTPServer, serving_emulator
+from glm_emulator.server import EmulatorHTTPServer, serving_emulator
 
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorHTTPServer]:
-    """The GLM emulator (tests/emulator: GLM's wire format, answers that are not real model
+    """The GLM emulator (glm_emulator: GLM's wire format, answers that are not real model
     output) on 127.0.0.1; ``emulator.bodies()`` holds every body it received."""
     with serving_emulator() as server:
         yield server

@@ -38,8 +38,8 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.llms.openai_like import OpenAILike
 
+from glm_emulator.logic import respond
 from llama_index_zhipu_flash import ZhipuFlash
-from tests.emulator.logic import respond
 from tests.faults.server import FaultServer, Respond, fault_server
 from tests.wire import wire_body, wire_sse
 

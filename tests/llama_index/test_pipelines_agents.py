@@ -24,8 +24,8 @@ from llama_index.core.memory import ChatMemoryBuffer
 from llama_index.core.tools import FunctionTool
 from llama_index.core.workflow import Context
 
+from glm_emulator.server import EmulatorHTTPServer, serving_emulator
 from llama_index_zhipu_flash import ZhipuFlash
-from tests.emulator.server import EmulatorHTTPServer, serving_emulator
 
 pytestmark = [
     # The workflows package behind the agents reads model_computed_fields on an instance,

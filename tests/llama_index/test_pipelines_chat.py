@@ -19,8 +19,8 @@ from llama_index.core.base.llms.types import ThinkingBlock
 from llama_index.core.chat_engine import SimpleChatEngine
 from llama_index.core.memory import ChatMemoryBuffer, Memory
 
+from glm_emulator.server import EmulatorHTTPServer
 from llama_index_zhipu_flash import ZhipuFlash
-from tests.emulator.server import EmulatorHTTPServer
 from tests.faults.server import FaultServer, Respond, fault_server
 from tests.llama_index._support import SYNTHESIZERS_STREAM_TOKENS, answer
 

@@ -30,9 +30,9 @@ from llama_index.core.tools import FunctionTool
 from llama_index.core.utilities.token_counting import TokenCounter
 from pydantic import BaseModel
 
+from glm_emulator.logic import respond
+from glm_emulator.server import EmulatorHTTPServer
 from llama_index_zhipu_flash import ZhipuFlash
-from tests.emulator.logic import respond
-from tests.emulator.server import EmulatorHTTPServer
 
 
 def add(a: int, b: int) -> int:

@@ -30,8 +30,8 @@ from llama_index.core.response_synthesizers import ResponseMode
 from llama_index.core.schema import QueryBundle
 from llama_index.core.tools import QueryEngineTool, ToolMetadata
 
+from glm_emulator.server import EmulatorHTTPServer, serving_emulator
 from llama_index_zhipu_flash import DEFAULT_NUM_OUTPUT, ZhipuFlash
-from tests.emulator.server import EmulatorHTTPServer, serving_emulator
 from tests.llama_index._support import SYNTHESIZERS_STREAM_TOKENS
 from zhipu_flash import MODELS
 

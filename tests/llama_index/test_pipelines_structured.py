@@ -24,8 +24,8 @@ from llama_index.core.tools import FunctionTool, QueryEngineTool
 from llama_index.core.types import PydanticProgramMode
 from pydantic import BaseModel, Field
 
+from glm_emulator.server import EmulatorHTTPServer
 from llama_index_zhipu_flash import ZhipuFlash
-from tests.emulator.server import EmulatorHTTPServer
 
 
 class Song(BaseModel):

@@ -21,8 +21,8 @@ from llama_index.core.rate_limiter import TokenBucketRateLimiter
 from llama_index.core.types import PydanticProgramMode
 from pydantic import BaseModel
 
+from glm_emulator.server import EmulatorHTTPServer
 from llama_index_zhipu_flash import ZhipuFlash
-from tests.emulator.server import EmulatorHTTPServer
 from tests.llama_index._support import Recorder, answer
 from zhipu_flash import ZhipuClient
 

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 import zhipu_flash
+from glm_emulator.server import running_emulator
 from tests.conftest import PICTURE
-from tests.emulator.server import running_emulator
 from tests.wire import FIXTURES
 from zhipu_flash import MissingAPIKeyError, ZhipuClient, api_key_from_env, cli
 from zhipu_flash.testing import Recording, Replay, builtin_recording

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 import zhipu_flash as zf
-from tests.emulator.server import running_emulator
+from glm_emulator.server import running_emulator
 from zhipu_flash._loops import PerLoop
 from zhipu_flash._pool import shared_http_client
 from zhipu_flash.model_clients import ClientSettings, ModelClients

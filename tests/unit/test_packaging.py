@@ -89,6 +89,7 @@ def test_the_sdist_holds_the_tests_and_what_they_read(dist: Path) -> None:
         *PACKAGES,
         "llama_index",
         "tests",
+        "glm_emulator",
         "cookbook",
         ".ci",
         ".gitignore",
@@ -105,6 +106,8 @@ def test_the_sdist_holds_the_tests_and_what_they_read(dist: Path) -> None:
         ".ci/run",  # test_project checks README's command against it
         "CONTRIBUTING.md",  # test_readme checks its re-record command
         "tests/conftest.py",
+        "glm_emulator/server.py",  # the tests run against it
+        "glm_emulator/tests/test_emulator.py",
         "tests/fixtures/picture.png",
         "cookbook/assets/errors/1113_no_balance.json",
     ):

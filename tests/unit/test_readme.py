@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulator.server import running_emulator
+from glm_emulator.server import running_emulator
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 SNIPPETS = re.findall(r"```python\n(.*?)```", README, re.S)

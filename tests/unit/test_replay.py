@@ -131,7 +131,7 @@ def test_empty_inputs_are_clear_errors(tmp_path: Path) -> None:
 
 
 def test_record_then_replay_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.emulator.server import running_emulator
+    from glm_emulator.server import running_emulator
 
     folder = tmp_path / "rec"
     messages = [{"role": "user", "content": "Hello"}]

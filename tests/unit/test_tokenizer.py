@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 import zhipu_flash as zf
-from tests.emulator.logic import EMULATOR_HEADER
-from tests.emulator.server import serving_emulator
+from glm_emulator.logic import EMULATOR_HEADER
+from glm_emulator.server import serving_emulator
 from tests.unit._helpers import USER, Server, error, make_client
 
 PNG = (Path(__file__).parents[1] / "fixtures" / "picture.png").read_bytes()

@@ -1,4 +1,5 @@
-"""Run the GLM emulator in the foreground: ``python -m tests.emulator --port 8000``.
+"""Run the GLM emulator in the foreground: ``python -m glm_emulator --port 8000`` (from the
+repository root).
 
 Point a client at the printed base URL with any non-empty key, e.g.
 ``ZHIPUAI_BASE_URL=http://127.0.0.1:8000/api/paas/v4 ZHIPUAI_API_KEY=local``.
@@ -17,7 +18,7 @@ from .server import base_url_of, make_server
 def main(argv: list[str] | None = None) -> None:
     """Parse the arguments, print the base URL and serve until interrupted."""
     parser = argparse.ArgumentParser(
-        prog="python -m tests.emulator",
+        prog="python -m glm_emulator",
         description="A local emulator of Zhipu's GLM chat-completions API (not a real model).",
     )
     parser.add_argument(

@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 #: Sent on every response so that a recording made against the emulator says so.
-EMULATOR_HEADER = ("X-Zhipu-Emulator", "tests/emulator; answers are not real model output")
+EMULATOR_HEADER = ("X-Zhipu-Emulator", "glm_emulator; answers are not real model output")
 
 #: Models the emulator knows. Any other name gets 1211, as on the real API.
 KNOWN_MODELS = frozenset(

@@ -1,8 +1,8 @@
 """A loopback HTTP/1.1 server that answers like GLM's chat-completions endpoint.
 
 Standard library only. ``POST {base}/chat/completions`` is answered by
-:func:`tests.emulator.logic.respond` and ``POST {base}/tokenizer`` by
-:func:`tests.emulator.logic.respond_tokenizer`; streams go out with chunked transfer
+:func:`glm_emulator.logic.respond` and ``POST {base}/tokenizer`` by
+:func:`glm_emulator.logic.respond_tokenizer`; streams go out with chunked transfer
 encoding, one chunk (and one socket write) per SSE event, so a client sees them arrive
 separately.
 

@@ -1,4 +1,4 @@
-"""The GLM emulator (tests/emulator) answers with the wire shapes of the real captures.
+"""The GLM emulator answers with the wire shapes of the real captures.
 
 The emulator is what integration cassettes are recorded against, so these tests pin the
 shapes a client must survive: role in every delta, no ``finish_reason`` key before the end,
@@ -12,14 +12,14 @@ import json
 import re
 import threading
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import PICTURE
-from tests.emulator._prompt import pieces
-from tests.emulator.logic import (
+from glm_emulator._prompt import pieces
+from glm_emulator.logic import (
     EMULATOR_HEADER,
     EmulatedResponse,
     check_authorization,
@@ -28,8 +28,10 @@ from tests.emulator.logic import (
     respond_tokenizer,
     sse_bytes,
 )
-from tests.emulator.server import running_emulator
+from glm_emulator.server import running_emulator
 
+#: The cookbook's picture, which the emulator's describe rules know.
+PICTURE = Path(__file__).resolve().parents[2] / "cookbook" / "assets" / "picture.png"
 MAGIC = {
     "type": "function",
     "function": {
@@ -842,7 +844,7 @@ def test_json_asked_for_in_the_prompt_with_escaped_braces() -> None:
 def test_server_logs_requests_and_counts_them_in_flight() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from tests.emulator.server import serving_emulator
+    from glm_emulator.server import serving_emulator
 
     headers = {"Authorization": "Bearer test.key"}
     with serving_emulator(hold=3, hold_timeout=5) as server:
