@@ -147,6 +147,8 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Decode ``chunk``; return the events it completed (often none or one)."""
+        if not chunk:
+            return []  # an empty read changes nothing (a CR still waits for its LF)
         if self._cr_pending:
             self._cr_pending = False
             if chunk[:1] == b"\n":

@@ -136,6 +136,17 @@ def test_cr_at_chunk_end_then_lf_counts_once() -> None:
     assert decoder.feed(b"\r\n") == [SSEEvent(b"a")]
 
 
+def test_an_empty_read_between_cr_and_lf_changes_nothing() -> None:
+    # Found by tests/faults/test_fuzz.py: an empty piece cleared the pending CR, so the LF of
+    # the same CRLF then counted as a blank line and dispatched the event early.
+    for feed in (SSEDecoder.feed, SSEDecoder.feed_payloads):
+        decoder = SSEDecoder()
+        assert list(feed(decoder, b"data: a\r")) == []
+        assert list(feed(decoder, b"")) == []
+        assert list(feed(decoder, b"\ndata: b\r\n")) == []
+        assert len(feed(decoder, b"\r\n")) == 1
+
+
 def test_event_text_and_repr() -> None:
     event = SSEEvent("é".encode())
     assert event.text == "é"
