@@ -3,7 +3,7 @@
 
 A response of ``n`` chunks is ``n // 5`` reasoning chunks, then content chunks, then GLM's
 final chunk (``finish_reason`` and ``usage``, empty content), then ``data: [DONE]``: the shape
-of a glm-4.5/4.7 answer with thinking on (shared/API.md section 5). Tokens mix CJK and ASCII and
+of a glm-4.5/4.7 answer with thinking on (docs/glm-api.md, streaming). Tokens mix CJK and ASCII and
 cycle with a fixed period, so the expected text of any ``n`` is cheap to compute and a
 1,000,000-chunk body can be written from one pre-rendered block.
 
@@ -13,8 +13,9 @@ fail its own exactness check. That bug is covered by the unit tests, not measure
 
 from __future__ import annotations
 
-import json
 import re
+
+from glm_emulator import frames
 
 MODEL = "glm-4.7-flash"
 STREAM_ID = "20260101000000bench0000000000000000"
@@ -105,43 +106,30 @@ def expected(n: int) -> tuple[str, str]:
 
 
 def chunk_json(*, content: str | None = None, reasoning: str | None = None) -> bytes:
-    """One intermediate chunk exactly as GLM sends it: ``role`` in the delta, no
-    ``finish_reason`` key, raw UTF-8, compact separators."""
-    delta: dict[str, str] = {"role": "assistant"}
-    if reasoning is not None:
-        delta["reasoning_content"] = reasoning
-    if content is not None:
-        delta["content"] = content
-    body = {
-        "id": STREAM_ID,
-        "created": CREATED,
-        "object": "chat.completion.chunk",
-        "model": MODEL,
-        "choices": [{"index": 0, "delta": delta}],
-    }
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    """One intermediate chunk exactly as GLM sends it (glm_emulator.frames): ``role`` in the
+    delta, no ``finish_reason`` key, raw UTF-8, compact separators."""
+    return frames.compact(
+        frames.chunk(
+            content=content, reasoning=reasoning, id=STREAM_ID, created=CREATED, model=MODEL
+        )
+    )
 
 
 def final_json(n: int) -> bytes:
     """The last chunk: empty content, ``finish_reason: stop`` and usage."""
     reasoning, _ = split(n)
-    body = {
-        "id": STREAM_ID,
-        "created": CREATED,
-        "object": "chat.completion.chunk",
-        "model": MODEL,
-        "choices": [
-            {"index": 0, "finish_reason": "stop", "delta": {"role": "assistant", "content": ""}}
-        ],
-        "usage": {
-            "prompt_tokens": 12,
-            "completion_tokens": n - 1,
-            "total_tokens": n + 11,
-            "prompt_tokens_details": {"cached_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": reasoning},
-        },
+    usage = {
+        "prompt_tokens": 12,
+        "completion_tokens": n - 1,
+        "total_tokens": n + 11,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": reasoning},
     }
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return frames.compact(
+        frames.chunk(
+            content="", finish="stop", usage=usage, id=STREAM_ID, created=CREATED, model=MODEL
+        )
+    )
 
 
 _PROMPT_RE = re.compile(r"bench n=(\d+) mode=(\w+)")

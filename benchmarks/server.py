@@ -33,6 +33,7 @@ from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from benchmarks import _data
+from glm_emulator import frames
 
 _WRITE = 1 << 20  # bytes per write in burst mode
 _HEAD = (
@@ -47,7 +48,7 @@ _END = b"0\r\n\r\n"
 
 def _frame(payload: bytes) -> bytes:
     """One SSE event as one HTTP chunk."""
-    event = b"data: " + payload + b"\n\n"
+    event = frames.event(payload)
     return b"%x\r\n%s\r\n" % (len(event), event)
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import _prompt, _search
+from . import _prompt, _search, frames
 from ._answers import Turn, decide, message_text
 from ._react import react_turn
 from ._schema import find_schema
@@ -36,13 +36,11 @@ __all__ = [
     "EMULATOR_HEADER",
     "KNOWN_MODELS",
     "EmulatedResponse",
-    "body_bytes",
     "check_authorization",
+    "error_response",
     "respond",
     "respond_bytes",
     "respond_tokenizer",
-    "sse_bytes",
-    "sse_events",
 ]
 
 #: Sent on every response so that a recording made against the emulator says so.
@@ -166,9 +164,9 @@ class EmulatedResponse:
     def payload(self) -> bytes:
         """The response body bytes exactly as the server sends them."""
         if self.chunks is not None:
-            return sse_bytes(self.chunks)
+            return frames.stream_body(self.chunks)
         assert self.body is not None
-        return body_bytes(self.body)
+        return frames.compact(self.body)
 
 
 class _Rejected(Exception):
@@ -290,26 +288,7 @@ def check_authorization(value: str | None) -> EmulatedResponse | None:
 
 def error_response(status: int, code: str, message: str) -> EmulatedResponse:
     """A JSON error answer, shaped like the real ones."""
-    return EmulatedResponse(
-        status, _headers(_JSON_TYPE), body={"error": {"code": code, "message": message}}
-    )
-
-
-def sse_events(chunks: list[dict[str, Any]]) -> list[bytes]:
-    """Each chunk framed as one SSE event, then the ``[DONE]`` event."""
-    events = [b"data: " + _compact(chunk) + b"\n\n" for chunk in chunks]
-    events.append(b"data: [DONE]\n\n")
-    return events
-
-
-def sse_bytes(chunks: list[dict[str, Any]]) -> bytes:
-    """The whole stream body: ``data: <compact json>`` events and ``data: [DONE]``."""
-    return b"".join(sse_events(chunks))
-
-
-def body_bytes(body: dict[str, Any]) -> bytes:
-    """A JSON body as GLM sends it: compact, raw UTF-8, keys in the order built."""
-    return _compact(body)
+    return EmulatedResponse(status, _headers(_JSON_TYPE), body=frames.error(code, message))
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -542,42 +521,34 @@ def _prompt_tokens(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) 
 def _stream_chunks(
     output: _Output, ids: _Ids, model: str, usage: dict[str, Any], tool_stream: bool
 ) -> list[dict[str, Any]]:
-    def chunk(
-        delta: dict[str, Any], finish: str | None = None, last: bool = False
-    ) -> dict[str, Any]:
-        choice: dict[str, Any] = {"index": 0}
-        if finish is not None:
-            choice["finish_reason"] = finish
-        choice["delta"] = {"role": "assistant", **delta}
-        frame: dict[str, Any] = {
-            "id": ids.response_id,
-            "created": ids.created,
-            "object": "chat.completion.chunk",
-            "model": model,
-            "choices": [choice],
-        }
-        if last:
-            frame["usage"] = usage
-        return frame
+    def chunk(finish: str | None = None, last: bool = False, **delta: Any) -> dict[str, Any]:
+        return frames.chunk(
+            **delta,
+            finish=finish,
+            usage=usage if last else None,
+            id=ids.response_id,
+            created=ids.created,
+            model=model,
+        )
 
-    chunks = [chunk({"reasoning_content": piece}) for piece in output.reasoning]
-    chunks += [chunk({"content": piece}) for piece in output.content]
+    chunks = [chunk(reasoning=piece) for piece in output.reasoning]
+    chunks += [chunk(content=piece) for piece in output.content]
     calls = output.tool_calls
     if calls and tool_stream:
         # Documented tool_stream shape (no capture exists): per call, a head fragment with id,
         # type and name, then argument fragments that carry only the index.
         for index, (name, arguments) in enumerate(calls):
             head = _tool_call(ids, index, name, "")
-            chunks.append(chunk({"tool_calls": [head]}))
+            chunks.append(chunk(tool_calls=[head]))
             chunks += [
-                chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+                chunk(tool_calls=[{"index": index, "function": {"arguments": piece}}])
                 for piece in _prompt.pieces(arguments)
             ]
     elif calls:
         # Observed shape: every call whole, in one delta that already carries the finish.
         whole = [_tool_call(ids, i, name, args) for i, (name, args) in enumerate(calls)]
-        chunks.append(chunk({"tool_calls": whole}, finish="tool_calls"))
-    chunks.append(chunk({"content": ""}, finish=output.finish_reason, last=True))
+        chunks.append(chunk(finish="tool_calls", tool_calls=whole))
+    chunks.append(chunk(finish=output.finish_reason, last=True, content=""))
     return chunks
 
 
@@ -599,28 +570,20 @@ def _non_stream_body(
     request_id: str | None,
     web_search: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant"}
-    if output.tool_calls:
-        message["tool_calls"] = [
-            _tool_call(ids, i, name, args) for i, (name, args) in enumerate(output.tool_calls)
-        ]
-    else:
-        message["content"] = "".join(output.content)
-    if output.reasoning:
-        message["reasoning_content"] = "".join(output.reasoning)
-    body = {
-        "choices": [{"finish_reason": output.finish_reason, "index": 0, "message": message}],
-        "created": ids.created,
-        "id": ids.response_id,
-        "model": model,
-        "request_id": request_id or ids.response_id,
-        "usage": usage,
-    }
-    if web_search is not None:
-        body["web_search"] = web_search
-    # Non-stream bodies come back with every object's keys in alphabetical order.
-    sorted_body: dict[str, Any] = json.loads(json.dumps(body, sort_keys=True))
-    return sorted_body
+    calls = [_tool_call(ids, i, name, args) for i, (name, args) in enumerate(output.tool_calls)]
+    extra = {} if web_search is None else {"web_search": web_search}
+    return frames.completion(
+        content=None if calls else "".join(output.content),
+        reasoning="".join(output.reasoning) if output.reasoning else None,
+        tool_calls=calls or None,
+        finish=output.finish_reason,
+        usage=usage,
+        id=ids.response_id,
+        created=ids.created,
+        model=model,
+        request_id=request_id or ids.response_id,
+        **extra,
+    )
 
 
 def _headers(content_type: str, *, stream: bool = False) -> dict[str, str]:
@@ -633,7 +596,3 @@ def _headers(content_type: str, *, stream: bool = False) -> dict[str, str]:
 
 def _canonical(body: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _compact(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -46,13 +46,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from .logic import (
-    EmulatedResponse,
-    check_authorization,
-    error_response,
-    respond_bytes,
-    sse_events,
-)
+from . import frames
+from .logic import EmulatedResponse, check_authorization, error_response, respond_bytes
 
 __all__ = [
     "BASE_PATH",
@@ -254,7 +249,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             # One HTTP chunk and one write per SSE event, as a real server streams them.
-            for event in sse_events(response.chunks):
+            for event in frames.stream_events(response.chunks):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
                 self.wfile.flush()
             last()

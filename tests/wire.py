@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from glm_emulator import frames
+
 FIXTURES = Path(__file__).parent / "fixtures" / "wire"
 #: Bodies built by this project from public reports where no capture exists (not recordings);
 #: same header convention, provenance in each file and in that folder's README.
@@ -37,8 +39,7 @@ def wire_sse(name: str) -> bytes:
     body = wire_body(name)
     if not name.endswith(".jsonl"):
         return body
-    events = [line for line in body.splitlines() if line.strip()]
-    return b"".join(b"data: " + line + b"\n\n" for line in events)
+    return b"".join(frames.event(line) for line in body.splitlines() if line.strip())
 
 
 def wire_json(name: str) -> Any:

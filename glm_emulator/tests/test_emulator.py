@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from glm_emulator._prompt import pieces
+from glm_emulator.frames import stream_body
 from glm_emulator.logic import (
     EMULATOR_HEADER,
     EmulatedResponse,
@@ -26,7 +27,6 @@ from glm_emulator.logic import (
     respond,
     respond_bytes,
     respond_tokenizer,
-    sse_bytes,
 )
 from glm_emulator.server import running_emulator
 
@@ -301,7 +301,7 @@ def test_no_matching_tool_means_a_text_answer() -> None:
 def test_unicode_arguments_stay_raw_on_the_wire() -> None:
     prompt = "Create a customer named '你好啊集团' (Hello Group) - a Chinese technology company"
     chunks = stream(ask(prompt, tools=[CUSTOMER]))
-    raw = sse_bytes(chunks)
+    raw = stream_body(chunks)
     assert "你好啊集团".encode() in raw
     assert b"\\u" not in raw
     (call,) = chunks[-2]["choices"][0]["delta"]["tool_calls"]
@@ -661,7 +661,7 @@ def test_ids_look_like_glm_ids_and_match_created() -> None:
 
 def test_sse_bytes_frame_each_chunk_and_end_with_done() -> None:
     chunks: list[dict[str, Any]] = [{"a": "é"}, {"b": [1, 2]}]
-    assert sse_bytes(chunks) == (
+    assert stream_body(chunks) == (
         'data: {"a":"é"}\n\ndata: {"b":[1,2]}\n\ndata: [DONE]\n\n'.encode()
     )
 

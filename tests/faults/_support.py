@@ -4,7 +4,6 @@ what the user saw: chunks, final completion or typed error, backoff sleeps, pool
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from typing import Any
 import httpx
 
 import zhipu_flash as zf
+from glm_emulator import frames
 from tests.unit._helpers import DONE, USAGE, chunk
 
 __all__ = [
@@ -167,19 +167,4 @@ async def _run_async(
 
 def completion_body(text: str) -> bytes:
     """A non-streamed GLM completion (for ``create`` after a retried failure)."""
-    return json.dumps(
-        {
-            "id": "resp-1",
-            "created": 1,
-            "model": MODEL,
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": text},
-                }
-            ],
-            "usage": USAGE,
-        },
-        ensure_ascii=False,
-    ).encode()
+    return frames.compact(frames.completion(content=text, usage=USAGE, model=MODEL))

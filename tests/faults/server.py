@@ -43,6 +43,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from glm_emulator import frames
+
 __all__ = [
     "ALL",
     "BASE_PATH",
@@ -138,10 +140,7 @@ def error(
     body: bytes | None = None,
 ) -> Respond:
     """A GLM error answer (``{"error": {"code", "message"}}``), optionally with Retry-After."""
-    err: dict[str, str] = {"message": message}
-    if code is not None:
-        err["code"] = code
-    content = body if body is not None else json.dumps({"error": err}, ensure_ascii=False).encode()
+    content = body if body is not None else frames.compact(frames.error(code, message))
     headers = [("Content-Type", "application/json; charset=UTF-8")]
     if retry_after is not None:
         headers.append(("Retry-After", retry_after))

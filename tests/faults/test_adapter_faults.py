@@ -27,6 +27,7 @@ from langchain_core.load import dumpd, dumps
 from llama_index.core.llms import ChatMessage
 
 import zhipu_flash as zf
+from glm_emulator import frames
 from langchain_zhipu_flash import ChatZhipuFlash
 from llama_index_zhipu_flash import ZhipuFlash
 from tests.faults._support import (
@@ -211,13 +212,13 @@ STREAM_FAULTS: dict[str, tuple[Reply, type[zf.ZhipuError], str, str | None]] = {
     ),
     "stall": (sse(*_frames(2), Stall()), zf.APITimeoutError, "你好，世界", None),
     "error-frame-1301": (
-        sse(*_frames(1), b'data: {"error":{"code":"1301","message":"sensitive"}}\n\n', DONE),
+        sse(*_frames(1), frames.event(frames.error("1301", "sensitive")), DONE),
         zf.ContentFilterError,
         "你好",
         "1301",
     ),
     "error-frame-1305": (
-        sse(*_frames(2), b'data: {"error":{"code":"1305","message":"busy"}}\n\n', DONE),
+        sse(*_frames(2), frames.event(frames.error("1305", "busy")), DONE),
         zf.RateLimitError,
         "你好，世界",
         "1305",

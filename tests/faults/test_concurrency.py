@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 import zhipu_flash as zf
+from glm_emulator import frames as glm
 from tests.faults._support import API_KEY, DONE, MODEL, USAGE, USER, chunk, open_fds
 from tests.faults.server import FaultServer, Reply, Stall, error, sse
 
@@ -42,7 +43,7 @@ class Case:
         if self.kind == "cut":
             return (sse(*frames[:2], ending="cut", pause=0.001),)
         if self.kind == "error-frame":
-            overloaded = b'data: {"error":{"code":"1305","message":"overloaded"}}\n\n'
+            overloaded = glm.event(glm.error("1305", "overloaded"))
             return (sse(frames[0], overloaded, DONE, pause=0.001),)
         if self.kind == "no-balance":
             return (error(429, "1113", "余额不足或无可用资源包,请充值。"),)

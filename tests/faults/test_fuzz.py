@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import zhipu_flash as zf
+from glm_emulator import frames
 from zhipu_flash._sse import SSEDecoder, SSEEvent
 from zhipu_flash._stream import StreamParser
 
@@ -157,12 +158,14 @@ def chunk_objects(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def chunk_streams(draw: st.DrawFn) -> bytes:
-    frames = [
-        b"data: " + json.dumps(o, ensure_ascii=False).encode() + b"\n\n"
+    # Framed by glm_emulator.frames; the objects are drawn here, nulls and odd shapes
+    # included, which the builder of valid GLM chunks does not make.
+    events = [
+        frames.event(json.dumps(o, ensure_ascii=False).encode())
         for o in draw(st.lists(chunk_objects(), max_size=6))
     ]
-    frames.append(draw(st.sampled_from([b"data: [DONE]\n\n", b"", b"data: [DONE]"])))
-    return b"".join(frames)
+    events.append(draw(st.sampled_from([frames.DONE, b"", b"data: [DONE]"])))
+    return b"".join(events)
 
 
 def _parse(pieces: list[bytes], **kwargs: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -208,13 +211,12 @@ def test_parser_arbitrary_bytes_only_typed_errors(raw: bytes, data: st.DataObjec
 @given(st.lists(JSON_VALUES, max_size=4), st.sampled_from(["", "error", "message"]))
 def test_parser_arbitrary_json_frames_only_typed_errors(values: list[Any], event: str) -> None:
     head = f"event: {event}\n".encode() if event else b""
-    frames = [head + b"data: " + json.dumps(v).encode() + b"\n\n" for v in values]
-    _only_typed_errors(frames)
+    _only_typed_errors([head + frames.event(json.dumps(v).encode()) for v in values])
     # The same values where GLM puts them: as a chunk's fields and as an error body.
     for value in values:
-        _only_typed_errors([b"data: " + json.dumps({"error": value}).encode() + b"\n\n"])
+        _only_typed_errors([frames.event(json.dumps({"error": value}).encode())])
         shaped = {"id": value, "choices": [{"index": 0, "delta": {"content": value}}]}
-        _only_typed_errors([b"data: " + json.dumps(shaped).encode() + b"\n\n"])
+        _only_typed_errors([frames.event(json.dumps(shaped).encode())])
 
 
 @FUZZ

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 import zhipu_flash as zf
+from glm_emulator import frames
 from tests.faults._support import API_KEY, DONE, chunk, run, text_frames
 from tests.faults.server import Drop, FaultServer, Reply, Stall, error, sse
 
@@ -28,7 +29,7 @@ FAULTS: dict[str, tuple[tuple[Reply, ...], type[zf.ZhipuError]]] = {
     "stall-before-headers": ((Drop("stall"),), zf.APITimeoutError),
     "cut": ((sse(chunk("a"), ending="cut"),), zf.StreamInterruptedError),
     "error-frame": (
-        (sse(chunk("a"), b'data: {"error":{"code":"1301","message":"x"}}\n\n', DONE),),
+        (sse(chunk("a"), frames.event(frames.error("1301", "x")), DONE),),
         zf.ContentFilterError,
     ),
     "stall-mid-stream": ((sse(chunk("a"), Stall()),), zf.APITimeoutError),

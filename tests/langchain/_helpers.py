@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from glm_emulator import frames
 from langchain_zhipu_flash import ChatZhipuFlash
 
 SSE = {"content-type": "text/event-stream"}
@@ -34,9 +35,8 @@ class Recorder:
 
 
 def sse_events(*chunks: dict[str, Any]) -> bytes:
-    """An SSE body from chunk dicts, ending with ``[DONE]``."""
-    lines = [b"data: " + json.dumps(c, ensure_ascii=False).encode() + b"\n\n" for c in chunks]
-    return b"".join(lines) + b"data: [DONE]\n\n"
+    """An SSE body from chunk dicts, ending with ``[DONE]`` (glm_emulator.frames)."""
+    return frames.stream_body(chunks)
 
 
 def model_for(handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any) -> ChatZhipuFlash:

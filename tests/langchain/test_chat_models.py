@@ -33,6 +33,7 @@ from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 
 import zhipu_flash as zf
+from glm_emulator import frames
 from langchain_zhipu_flash import ChatZhipuFlash
 from tests.langchain._helpers import (
     JSON,
@@ -48,16 +49,11 @@ from tests.wire import wire_body
 PNG = (Path(__file__).parents[1] / "fixtures" / "picture.png").read_bytes()
 PNG_B64 = base64.b64encode(PNG).decode()
 
-OK_BODY = json.dumps(
-    {
-        "id": "resp-1",
-        "model": "glm-4.7-flash",
-        "choices": [
-            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}
-        ],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-    }
-).encode()
+OK_BODY = frames.compact(
+    frames.completion(
+        content="ok", usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    )
+)
 
 
 def ok_model(**kwargs: Any) -> tuple[ChatZhipuFlash, Recorder]:
@@ -66,10 +62,17 @@ def ok_model(**kwargs: Any) -> tuple[ChatZhipuFlash, Recorder]:
 
 
 def _chunk(delta: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    choice: dict[str, Any] = {"index": 0, "delta": {"role": "assistant", **delta}}
-    if "finish_reason" in extra:
-        choice["finish_reason"] = extra.pop("finish_reason")
-    return {"id": "t1", "created": 1, "model": "glm-4.7-flash", "choices": [choice], **extra}
+    """A GLM chunk (glm_emulator.frames) with ``delta``'s content, reasoning and tool calls."""
+    return frames.chunk(
+        content=delta.get("content"),
+        reasoning=delta.get("reasoning_content"),
+        tool_calls=delta.get("tool_calls"),
+        finish=extra.pop("finish_reason", None),
+        usage=extra.pop("usage", None),
+        id="t1",
+        object=None,
+        **extra,
+    )
 
 
 USAGE = {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}
@@ -521,19 +524,13 @@ def test_non_streamed_tool_call_arguments_null_or_object(arguments: Any, args: A
     # null; the stream path accepted both, invoke() raised a raw pydantic ValidationError.
     call = {"id": "call_1", "index": 0, "type": "function"}
     call["function"] = {"name": "weather", "arguments": arguments}
-    body = {
-        "id": "resp-args",
-        "model": "glm-4.7-flash",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "tool_calls",
-                "message": {"role": "assistant", "tool_calls": [call]},
-            }
-        ],
-        "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
-    }
-    model = model_for(Recorder(200, JSON, json.dumps(body).encode()))
+    body = frames.completion(
+        tool_calls=[call],
+        finish="tool_calls",
+        usage={"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
+        id="resp-args",
+    )
+    model = model_for(Recorder(200, JSON, frames.compact(body)))
     message = model.invoke("What is the weather in Hangzhou?")
     assert message.tool_calls == [
         {"name": "weather", "args": args, "id": "call_1", "type": "tool_call"}
@@ -567,25 +564,19 @@ def test_v1_reasoning_text_blocks_stable_indexes() -> None:
 
 
 def test_v1_generate_path() -> None:
-    body = json.dumps(
-        {
-            "id": "g1",
-            "model": "glm-4.7-flash",
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"content": "Hi", "reasoning_content": "Greet."},
-                }
-            ],
-            "usage": {
+    body = frames.compact(
+        frames.completion(
+            content="Hi",
+            reasoning="Greet.",
+            usage={
                 "prompt_tokens": 3,
                 "completion_tokens": 5,
                 "total_tokens": 8,
                 "completion_tokens_details": {"reasoning_tokens": 2},
             },
-        }
-    ).encode()
+            id="g1",
+        )
+    )
     msg = model_for(Recorder(200, JSON, body), output_version="v1").invoke("hi")
     assert [b["type"] for b in msg.content_blocks] == ["reasoning", "text"]
     assert msg.usage_metadata == {
@@ -645,20 +636,9 @@ class Joke(BaseModel):
     punchline: str = Field(description="The punchline")
 
 
-JOKE_BODY = json.dumps(
-    {
-        "id": "j1",
-        "model": "glm-4.7-flash",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "message": {"content": '{"setup": "Why?", "punchline": "Because."}'},
-            }
-        ],
-        "usage": USAGE,
-    }
-).encode()
+JOKE_BODY = frames.compact(
+    frames.completion(content='{"setup": "Why?", "punchline": "Because."}', usage=USAGE, id="j1")
+)
 
 
 @pytest.mark.parametrize("method", ["json_mode", "json_schema"])
@@ -702,30 +682,12 @@ def test_structured_output_parse_error_with_include_raw() -> None:
 
 
 def test_structured_output_function_calling() -> None:
-    body = json.dumps(
-        {
-            "id": "f1",
-            "model": "glm-4.7-flash",
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "tool_calls",
-                    "message": {
-                        "tool_calls": [
-                            {
-                                "id": "c1",
-                                "type": "function",
-                                "function": {
-                                    "name": "Joke",
-                                    "arguments": '{"setup": "A", "punchline": "B"}',
-                                },
-                            }
-                        ]
-                    },
-                }
-            ],
-        }
-    ).encode()
+    call = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "Joke", "arguments": '{"setup": "A", "punchline": "B"}'},
+    }
+    body = frames.compact(frames.completion(tool_calls=[call], finish="tool_calls", id="f1"))
     recorder = Recorder(200, JSON, body)
     structured = model_for(recorder).with_structured_output(
         Joke, method="function_calling", strict=True
@@ -942,8 +904,8 @@ def test_error_classes(
 def _broken_stream() -> TrackedStream:
     return TrackedStream(
         [
-            sse_events(_chunk({"content": "Hel"}))[: -len(b"data: [DONE]\n\n")],
-            sse_events(_chunk({"content": "lo"}))[: -len(b"data: [DONE]\n\n")],
+            frames.event(_chunk({"content": "Hel"})),
+            frames.event(_chunk({"content": "lo"})),
             b"never sent",
         ],
         fail_after=2,
@@ -992,10 +954,7 @@ def test_invoke_streaming_midstream_break() -> None:
 
 
 def _long_stream() -> TrackedStream:
-    parts = [
-        json.dumps(_chunk({"content": f"w{i} "})).encode().join([b"data: ", b"\n\n"])
-        for i in range(50)
-    ]
+    parts = [frames.event(_chunk({"content": f"w{i} "})) for i in range(50)]
     return TrackedStream(parts)
 
 

@@ -49,6 +49,7 @@ from pydantic import BaseModel
 from typing_extensions import TypedDict
 
 import zhipu_flash as zf
+from glm_emulator import frames
 from glm_emulator.server import EmulatorHTTPServer, serving_emulator
 from langchain_zhipu_flash import ChatZhipuFlash
 
@@ -656,10 +657,10 @@ def test_model_copy_changes_timeout_and_retries_at_the_next_call(
     from tests.unit._helpers import DONE, USAGE, chunk
 
     monkeypatch.setattr(zf.ZhipuClient, "_sleep", staticmethod(lambda seconds: None))
-    ok = {"id": "r", "model": "glm-4.7-flash", "choices": [{"message": {"content": "ok"}}]}
+    ok = frames.compact(frames.completion(content="ok", id="r"))
     with fault_server() as server:
         busy = error(503, None, "busy")
-        url = server.script("flaky", busy, busy, Respond(200, json.dumps(ok).encode()))
+        url = server.script("flaky", busy, busy, Respond(200, ok))
         model = ChatZhipuFlash(base_url=url, api_key=KEY, max_retries=0)
         with pytest.raises(zf.InternalServerError):
             model.invoke("hi")

@@ -12,6 +12,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from pydantic import BaseModel, ValidationError
 
+from glm_emulator import frames
 from langchain_zhipu_flash import ChatZhipuFlash
 from langchain_zhipu_flash._structured import schema_errors, split_response_format
 from langchain_zhipu_flash._tokens import estimate_messages, estimate_text
@@ -19,14 +20,11 @@ from langchain_zhipu_flash.chat_models import REQUEST_PARAMETERS
 from tests.langchain._helpers import JSON, Recorder, model_for
 from tests.wire import wire_body
 
-OK = json.dumps(
-    {
-        "id": "resp-1",
-        "model": "glm-4.7-flash",
-        "choices": [{"index": 0, "finish_reason": "stop", "message": {"content": "ok"}}],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-    }
-).encode()
+OK = frames.compact(
+    frames.completion(
+        content="ok", usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    )
+)
 
 
 def recorded(**kwargs: Any) -> tuple[ChatZhipuFlash, Recorder]:
@@ -161,9 +159,7 @@ def test_split_response_format() -> None:
 def test_a_bound_json_schema_is_sent_as_json_mode_with_the_schema_prompt() -> None:
     model, recorder = recorded()
     fmt = {"type": "json_schema", "json_schema": {"name": "p", "schema": Point.model_json_schema()}}
-    recorder.content = json.dumps(
-        {"id": "r", "choices": [{"message": {"content": '{"x": 1, "y": 2}'}}]}
-    ).encode()
+    recorder.content = frames.compact(frames.completion(content='{"x": 1, "y": 2}', id="r"))
     message = model.invoke(
         [SystemMessage("Be exact."), HumanMessage("A point.")], response_format=fmt
     )

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 
+from glm_emulator import frames
 from tests.langchain._helpers import JSON, SSE, Recorder, model_for
 from tests.wire import wire_body, wire_sse
 
@@ -277,31 +278,22 @@ def test_streamed_and_generated_messages_agree() -> None:
     """invoke() through _stream and through _generate give the same message."""
     exp = STREAMS[1]
     streamed = _stream_model(exp, streaming=True).invoke("hi")
-    completion = {
-        "id": exp.id,
-        "created": 1759304416,
-        "model": exp.model,
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "message": {
-                    "role": "assistant",
-                    "content": exp.content,
-                    "reasoning_content": exp.reasoning,
-                },
-            }
-        ],
-        "usage": {
+    completion = frames.completion(
+        content=exp.content,
+        reasoning=exp.reasoning,
+        usage={
             "prompt_tokens": 6042,
             "completion_tokens": 39,
             "total_tokens": 6081,
             "prompt_tokens_details": {"cached_tokens": 43},
         },
-    }
-    generated = model_for(
-        Recorder(200, JSON, json.dumps(completion).encode()), model=exp.model
-    ).invoke("hi")
+        id=exp.id,
+        created=1759304416,
+        model=exp.model,
+    )
+    generated = model_for(Recorder(200, JSON, frames.compact(completion)), model=exp.model).invoke(
+        "hi"
+    )
     for attr in ("content", "additional_kwargs", "usage_metadata", "tool_calls", "id"):
         assert getattr(streamed, attr) == getattr(generated, attr), attr
     assert streamed.response_metadata == generated.response_metadata

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from glm_emulator import frames
 from llama_index_zhipu_flash import ZhipuFlash
 
 SSE = {"content-type": "text/event-stream"}
@@ -23,9 +24,8 @@ SYNTHESIZERS_STREAM_TOKENS = LLAMA_INDEX_CORE >= (0, 14, 25)
 
 
 def sse(*chunks: dict[str, Any]) -> bytes:
-    """An SSE body for the given chunk payloads, ending with [DONE]."""
-    events = [b"data: " + json.dumps(c, ensure_ascii=False).encode() + b"\n\n" for c in chunks]
-    return b"".join(events) + b"data: [DONE]\n\n"
+    """An SSE body for the given chunk payloads, ending with [DONE] (glm_emulator.frames)."""
+    return frames.stream_body(chunks)
 
 
 def chunk(
@@ -37,22 +37,19 @@ def chunk(
     usage: dict[str, Any] | None = None,
     model: str = "glm-4.7-flash",
 ) -> dict[str, Any]:
-    """One chunk shaped like GLM's (role in every delta, finish_reason only when set)."""
-    delta: dict[str, Any] = {"role": "assistant"}
-    if content is not None:
-        delta["content"] = content
-    if reasoning is not None:
-        delta["reasoning_content"] = reasoning
-    if tool_calls is not None:
-        delta["tool_calls"] = tool_calls
-    choice: dict[str, Any] = {"index": 0, "delta": delta}
-    if finish is not None:
-        choice["finish_reason"] = finish
-    out: dict[str, Any] = {"id": "2026010100000000test", "created": 1767225600, "model": model}
-    out["choices"] = [choice]
-    if usage is not None:
-        out["usage"] = usage
-    return out
+    """One chunk shaped like GLM's (glm_emulator.frames: role in every delta, finish_reason
+    only when set)."""
+    return frames.chunk(
+        content=content,
+        reasoning=reasoning,
+        tool_calls=tool_calls,
+        finish=finish,
+        usage=usage,
+        id="2026010100000000test",
+        created=1767225600,
+        model=model,
+        object=None,
+    )
 
 
 def answer(text: str, reasoning: str = "", model: str = "glm-4.7-flash") -> bytes:

@@ -23,7 +23,8 @@ import httpx
 import pytest
 from llama_index.core.base.llms.types import ChatMessage
 
-from tests.llama_index._support import SSE, TrackedStream, chunk, make_llm, sse
+from glm_emulator import frames
+from tests.llama_index._support import SSE, TrackedStream, chunk, make_llm
 from tests.wire import wire_sse
 from zhipu_flash import (
     ContentFilterError,
@@ -34,12 +35,7 @@ from zhipu_flash import (
 
 MESSAGES = [ChatMessage(role="user", content="hi")]
 # A long stream cut into one piece per event, so a break leaves most of it unread.
-PIECES = [
-    b"data: " + line + b"\n\n"
-    for line in sse(*[chunk(content=f"w{i} ") for i in range(50)]).split(b"\n\n")
-    if line.startswith(b"data: ")
-    for line in [line[6:]]
-]
+PIECES = frames.stream_events(chunk(content=f"w{i} ") for i in range(50))
 
 
 async def _closed_within_ticks(body: TrackedStream, ticks: int = 10) -> bool:
@@ -210,9 +206,7 @@ def test_http_errors_are_the_cores_typed_errors(
 
 
 async def test_in_band_error_frame_raises_typed_error_with_partial() -> None:
-    body = sse(chunk(content="Hel")).replace(
-        b"data: [DONE]", b'data: {"error":{"code":"1301","message":"unsafe"}}'
-    )
+    body = frames.event(chunk(content="Hel")) + frames.event(frames.error("1301", "unsafe"))
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers=SSE, content=body)

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 import zhipu_flash as zf
+from glm_emulator import frames
 
 SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8"}
 USER = [{"role": "user", "content": "hi"}]
@@ -143,10 +144,6 @@ def run_create(
     return asyncio.run(client.create(model=model, messages=msgs, **params))  # type: ignore[no-any-return]
 
 
-def frame(obj: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(obj, ensure_ascii=False).encode() + b"\n\n"
-
-
 def chunk(
     content: str | None = None,
     *,
@@ -156,22 +153,20 @@ def chunk(
     usage: dict[str, Any] | None = None,
     cid: str = "resp-1",
 ) -> bytes:
-    """One GLM-shaped stream frame: role in every delta, no finish_reason key unless set."""
-    delta: dict[str, Any] = {"role": "assistant"}
-    if content is not None:
-        delta["content"] = content
-    if reasoning is not None:
-        delta["reasoning_content"] = reasoning
-    if tool_calls is not None:
-        delta["tool_calls"] = tool_calls
-    choice: dict[str, Any] = {"index": 0, "delta": delta}
-    if finish is not None:
-        choice["finish_reason"] = finish
-    obj: dict[str, Any] = {"id": cid, "created": 1, "model": "glm-4.7-flash", "choices": [choice]}
-    if usage is not None:
-        obj["usage"] = usage
-    return frame(obj)
+    """One GLM-shaped stream event (glm_emulator.frames): role in every delta, no
+    finish_reason key unless set."""
+    return frames.event(
+        frames.chunk(
+            content=content,
+            reasoning=reasoning,
+            tool_calls=tool_calls,
+            finish=finish,
+            usage=usage,
+            id=cid,
+            object=None,
+        )
+    )
 
 
-DONE = b"data: [DONE]\n\n"
+DONE = frames.DONE
 USAGE = {"prompt_tokens": 9, "completion_tokens": 7, "total_tokens": 16}

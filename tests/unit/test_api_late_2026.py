@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 import zhipu_flash as zf
+from glm_emulator import frames
 from tests.unit._helpers import DONE, USAGE, USER, Server, chunk, error, run_create, run_stream, sse
 from tests.wire import shaped_body, shaped_json, wire_sse
 from zhipu_flash._exceptions import error_from_body
@@ -208,19 +209,23 @@ def test_a_json_answer_to_a_stream_request_loses_nothing(mode: str) -> None:
 
 
 def test_unknown_top_level_fields_merge_last_non_null_wins(mode: str) -> None:
-    def frame(obj: dict[str, Any]) -> bytes:
-        return b"data: " + json.dumps(obj).encode() + b"\n\n"
-
-    def with_fields(text: str, finish: str | None = None, **top: Any) -> dict[str, Any]:
-        choice: dict[str, Any] = {"index": 0, "delta": {"role": "assistant", "content": text}}
-        if finish:
-            choice["finish_reason"] = finish
-        return {"id": "r", "model": "glm-5.2", "choices": [choice], **top}
+    def with_fields(text: str, finish: str | None = None, **top: Any) -> bytes:
+        return frames.event(
+            frames.chunk(
+                content=text,
+                finish=finish,
+                id="r",
+                created=None,
+                object=None,
+                model="glm-5.2",
+                **top,
+            )
+        )
 
     parts = [
-        frame(with_fields("a", content_filter=[{"level": 1}], video_result=None)),
-        frame(with_fields("b", content_filter=[{"level": 3}], brand_new={"x": 1})),
-        frame(with_fields("", "stop", content_filter=None, usage=USAGE)),
+        with_fields("a", content_filter=[{"level": 1}], video_result=None),
+        with_fields("b", content_filter=[{"level": 3}], brand_new={"x": 1}),
+        with_fields("", "stop", content_filter=None, usage=USAGE),
         DONE,
     ]
     _, final = run_stream(mode, Server([sse(parts)]), model="glm-5.2")
@@ -338,7 +343,7 @@ def test_an_event_error_frame_keeps_code_request_id_and_partial(mode: str) -> No
 
 
 def test_a_data_error_frame_keeps_its_top_level_request_id(mode: str) -> None:
-    frame = b'data: {"error":{"code":"1301","message":"unsafe"},"request_id":"req-frame"}\n\n'
+    frame = frames.event(frames.error("1301", "unsafe", request_id="req-frame"))
     with pytest.raises(zf.ContentFilterError) as info:
         run_stream(mode, Server([sse([chunk("part"), frame, DONE])]))
     assert (info.value.code, info.value.request_id) == ("1301", "req-frame")

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 import zhipu_flash as zf
+from glm_emulator import frames
 from tests.unit._helpers import (
     DONE,
     USAGE,
@@ -287,19 +288,9 @@ def test_create_thinking_docs_sample(mode: str) -> None:
 
 
 def test_create_strips_markers_for_glm_v_thinking(mode: str) -> None:
-    body = {
-        "id": "x",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "message": {
-                    "role": "assistant",
-                    "content": "<think>count</think>\n<|begin_of_box|>3<|end_of_box|>",
-                },
-            }
-        ],
-    }
+    body = frames.completion(
+        content="<think>count</think>\n<|begin_of_box|>3<|end_of_box|>", id="x"
+    )
     result = run_create(
         mode, Server([lambda r: httpx.Response(200, json=body)]), model="glm-4.1v-thinking-flash"
     )

@@ -28,6 +28,7 @@ from langchain_core.messages import HumanMessage
 from llama_index.core.llms import ChatMessage, ImageBlock, TextBlock
 
 import zhipu_flash as zf
+from glm_emulator import frames
 from langchain_zhipu_flash import ChatZhipuFlash
 from llama_index_zhipu_flash import ZhipuFlash
 from tests.conftest import PICTURE
@@ -99,13 +100,8 @@ class Api:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.bodies.append(json.loads(request.content))
-        body = {
-            "id": "1",
-            "created": 1,
-            "model": VISION,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "A picture."}}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        }
+        usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+        body = frames.completion(content="A picture.", usage=usage, id="1", model=VISION)
         return httpx.Response(200, json=body)
 
     def sync(self) -> httpx.Client:

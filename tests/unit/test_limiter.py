@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 import zhipu_flash as zf
+from glm_emulator import frames
 from tests.unit._helpers import DONE, USAGE, chunk
 
 BODY = [chunk("a"), chunk("b", finish="stop", usage=USAGE), DONE]
@@ -64,9 +65,7 @@ def _transport(counter: Counter) -> httpx.MockTransport:
         body = json.loads(request.content)
         model = body["model"]
         if not body.get("stream"):
-            return httpx.Response(
-                200, json={"choices": [{"index": 0, "message": {"content": "ab"}}]}
-            )
+            return httpx.Response(200, json=frames.completion(content="ab"))
         return httpx.Response(
             200, headers={"content-type": "text/event-stream"}, stream=Tracked(counter, model)
         )

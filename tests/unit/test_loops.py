@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 import zhipu_flash as zf
+from glm_emulator import frames
 from glm_emulator.server import running_emulator
 from zhipu_flash._loops import PerLoop
 from zhipu_flash._pool import shared_http_client
@@ -152,7 +153,7 @@ def test_new_settings_new_client_old_server_never_called(emulator: str) -> None:
 
     def record(request: httpx.Request) -> httpx.Response:
         seen.append(f"{request.url.host} {request.headers['authorization']}")
-        return httpx.Response(200, json={"choices": [{"index": 0, "message": {"content": "x"}}]})
+        return httpx.Response(200, json=frames.completion(content="x"))
 
     http = httpx.Client(transport=httpx.MockTransport(record))
     clients = ModelClients()

@@ -10,6 +10,7 @@ import logging
 import pytest
 
 import zhipu_flash as zf
+from glm_emulator import frames
 from tests.unit._helpers import DONE, USAGE, Server, chunk, make_client, run_stream, sse
 from tests.wire import wire_body, wire_sse
 from zhipu_flash._stream import StreamParser
@@ -369,7 +370,7 @@ def test_truncating_finish_reasons_are_reported_and_logged(
 
 
 def test_error_frame_mid_stream_raises_typed_error_with_partial(mode: str) -> None:
-    err = 'data: {"error":{"code":"1301","message":"敏感内容"}}\n\n'.encode()
+    err = frames.event(frames.error("1301", "敏感内容"))
     with pytest.raises(zf.ContentFilterError) as info:
         run_stream(mode, Server([sse([chunk("so far"), err, DONE])]))
     assert info.value.code == "1301"
