@@ -1,7 +1,7 @@
 """The built-in ``web_search`` tool, emulated: made-up sources in GLM's result shape.
 
 GLM runs the search server-side and returns its sources as a top-level ``web_search`` array
-beside ``choices`` (API.md section 10b; the shape confirmed live in xmiksay/entanglement ADR
+beside ``choices`` (docs/glm-api.md §6.3; the shape confirmed live in xmiksay/entanglement ADR
 0171): each result has ``refer`` (``"ref_1"``, what the answer cites), ``title``, ``link``,
 ``content``, ``media``, ``icon`` and ``publish_date``, ``""`` when empty. In a stream it comes
 once, on the final chunk with the finish reason and usage, or on the first chunk when the tool

@@ -2,7 +2,8 @@
 
 :func:`respond` is pure and deterministic: the same body always gives the same status,
 headers and payload, byte for byte (ids and timestamps are derived from a hash of the
-body). The shapes follow the real captures in ``shared/wire`` (see README.md):
+body). The shapes follow the real captures in ``tests/fixtures/wire`` (see README.md and
+docs/glm-api.md §5 and §6):
 
 - Stream chunks carry ``"role": "assistant"`` in every delta, have no ``finish_reason`` key
   until the end, and end with a chunk whose delta is ``{"role": "assistant", "content": ""}``
@@ -49,13 +50,13 @@ EMULATOR_HEADER = ("X-Zhipu-Emulator", "glm_emulator; answers are not real model
 #: Models the emulator knows. Any other name gets 1211, as on the real API.
 KNOWN_MODELS = frozenset(
     {
-        # The five free flash models (API.md section 2.1).
+        # The five free flash models (docs/glm-api.md §3).
         "glm-4.7-flash",
         "glm-4-flash-250414",
         "glm-4.6v-flash",
         "glm-4.1v-thinking-flash",
         "glm-4v-flash",
-        # Other GLM models (API.md section 2.2). glm-4.5-flash is retired but still routed.
+        # Other GLM models (docs/glm-api.md §3). glm-4.5-flash is retired but still routed.
         "glm-4.7",
         "glm-4.7-flashx",
         "glm-4.6",
@@ -73,7 +74,7 @@ KNOWN_MODELS = frozenset(
         "glm-4-flash",
         "glm-5",
         "glm-5.1",
-        # GLM-5 models of mid to late 2026 (API.md section 10b).
+        # GLM-5 models of mid to late 2026 (docs/glm-api.md §3).
         "glm-5-turbo",
         "glm-5v-turbo",
         "glm-5.2",
@@ -84,7 +85,7 @@ KNOWN_MODELS = frozenset(
 # Models with reasoning (GLM-4.5 and later, and the 4.1V thinking model).
 _THINKING_PREFIXES = ("glm-4.5", "glm-4.6", "glm-4.7", "glm-5")
 _FORCED_THINKING = frozenset({"glm-4.1v-thinking-flash", "glm-5.3", "glm-5.3-flash"})
-# reasoning_effort values each model takes (API.md 10b): GLM-5.3 and glm-5.3-flash only low,
+# reasoning_effort values each model takes (docs/glm-api.md §3): GLM-5.3 and glm-5.3-flash only low,
 # high and max, anything else answered 1210 on /paas/v4 (hermes-agent#96222, #98465);
 # GLM-5.2 the documented seven. Other models ignore the field (a report on glm-5.1 saw no
 # effect: tailcallhq/forgecode#3074).
@@ -119,8 +120,9 @@ _PART_PAYLOAD = {
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/\r\n]+={0,2}$")
 
-# Real error messages (wire/ and API.md section 7). 1210's generic text is the one the CN
-# platform puts before a detail ("API 调用参数有误，请检查文档。Request ... exceeds ...").
+# Real error messages (tests/fixtures/wire/ and docs/glm-api.md §8). 1210's generic text is
+# the one the CN platform puts before a detail
+# ("API 调用参数有误，请检查文档。Request ... exceeds ...").
 _MSG_1214 = "The messages parameter is illegal. Please check the documentation."
 _MSG_1211 = "模型不存在，请检查模型代码。"
 _MSG_1210 = "API 调用参数有误，请检查文档。"
@@ -295,7 +297,7 @@ def error_response(status: int, code: str, message: str) -> EmulatedResponse:
 
 
 def _validate(body: dict[str, Any]) -> None:
-    """Raise :class:`_Rejected` for anything the real API refuses (API.md sections 3, 7)."""
+    """Raise :class:`_Rejected` for anything the real API refuses (docs/glm-api.md §4, §8)."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise _Rejected(400, "1210", _MSG_1210 + "model must be a non-empty string.")

@@ -53,7 +53,7 @@ CASES: dict[str, tuple[str, str, str, bool]] = {
 def _provenance(sample: str) -> str:
     header = [line[2:] for line in wire_text(sample).splitlines() if line.startswith("# ")]
     source = next((h for h in header if h.startswith("SOURCE")), header[0] if header else "")
-    return f"shared/wire/{sample}: {source}"[:400]
+    return f"tests/fixtures/wire/{sample}: {source}"[:400]
 
 
 def request_body(model: str, prompt: str, stream: bool) -> bytes:

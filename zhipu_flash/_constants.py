@@ -42,7 +42,7 @@ DEFAULT_MAX_RETRIES = 2
 #: The zai SDK's pool figures; the free models' concurrency caps are far lower than this.
 DEFAULT_LIMITS = httpx.Limits(max_connections=50, max_keepalive_connections=10)
 
-#: Backoff for retryable failures: 0.5 s doubling to 8 s (API.md section 9).
+#: Backoff for retryable failures: 0.5 s doubling to 8 s (docs/glm-api.md §9).
 INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 #: 1305 is platform overload: the docs ask for a longer interval than for the account's own cap.

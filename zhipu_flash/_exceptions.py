@@ -35,7 +35,7 @@ balance, a usage cap, or a fair-use restriction) because a retry only burns time
 
 The code table follows the vendor's error-code pages as of late 2026
 (docs.bigmodel.cn/cn/api/api-code, up to 1313; docs.z.ai/api-reference/api-code, with HTTP
-statuses and 1005, 1314-1321; API.md 7.3 and 10b). Classes are
+statuses and 1005, 1314-1321; docs/glm-api.md §8.2). Classes are
 chosen by code, never by message, so the several wordings seen for one code (1302: "您当前使用
 该API的并发数过高..." and "您的账户已达到速率限制...", "High concurrency usage of this API" and
 "Rate limit reached for requests") all map alike.

@@ -278,7 +278,8 @@ def _always_thinks(info: ModelInfo) -> str:
     )
 
 
-#: What LiteLLM's zai provider turns these OpenAI-style efforts into for GLM-5.3 (API.md 10b).
+#: What LiteLLM's zai provider turns these OpenAI-style efforts into for GLM-5.3
+#: (docs/glm-api.md §4.4).
 #: They are named in the refusal so that a caller sees what to send and what it costs: a
 #: silent mapping would change the reasoning budget (and the bill) behind the caller's back.
 _EFFORT_ALIASES = {"minimal": "low", "medium": "high", "xhigh": "max"}

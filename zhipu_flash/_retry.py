@@ -20,7 +20,8 @@ from ._constants import (
 )
 from ._exceptions import ZhipuError
 
-# 1305 (platform overload) and 1312 (model overloaded) ask for a longer interval (API.md §9).
+# 1305 (platform overload) and 1312 (model overloaded) ask for a longer interval
+# (docs/glm-api.md §9).
 _OVERLOAD_CODES = frozenset({"1305", "1312"})
 
 
@@ -73,7 +74,10 @@ def retry_delay(
 
     A ``Retry-After`` from the server wins (Zhipu does not document one, but gateways send it);
     one longer than a minute means "not soon", so we stop rather than block the caller.
-    Otherwise exponential backoff with "full jitter" in [delay/2, delay], capped at 8 s.
+    Otherwise exponential backoff (0.5 s doubling, 2 s for the overload codes, at most 8 s)
+    with "equal jitter": half the delay is kept and the other half drawn at random, so the wait
+    is uniform in [delay/2, delay]. (Full jitter would draw the whole delay from [0, delay],
+    which can retry at once.)
     """
     server = retry_after_seconds(headers)
     if server is not None:

@@ -479,7 +479,7 @@ def _exit_code(exc: ZhipuError) -> int:
 
 
 #: What Zhipu's business codes mean, in English, and what to do next. The API's own message is
-#: often Chinese only (1211: "模型不存在，请检查模型代码。"). API.md section 7.3 lists the codes.
+#: often Chinese only (1211: "模型不存在，请检查模型代码。"). docs/glm-api.md §8.2 lists the codes.
 _CODE_HINTS: dict[str, str] = {
     **dict.fromkeys(
         ("1000", "1001", "1002", "1004"),

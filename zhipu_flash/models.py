@@ -1,8 +1,8 @@
 """The GLM model catalog: what each model can take and do.
 
-Figures come from ../shared/API.md sections 2 and 10b; each GLM-5 entry names its source in a
-comment, tagged as in API.md: [doc] the vendor docs, [report] third-party catalogs or issue
-threads, [2nd] secondary summaries only. New models appear often, so an unknown name is never
+Figures come from docs/glm-api.md §3; each GLM-5 entry names its source in a comment, tagged
+as there: [doc] the vendor docs, [report] third-party catalogs or issue threads, [2nd]
+secondary summaries only. New models appear often, so an unknown name is never
 an error: :func:`get_model_info` returns sensible defaults and the request is sent as asked.
 
 Thinking modes:
@@ -95,8 +95,8 @@ _CATALOG: tuple[ModelInfo, ...] = (
         128_000,
         "toggle",
         # The stream-tool page lists GLM-4.7, not its flash model, and a third-party fixture
-        # README marks glm-4.7-flash as not supporting it (futuregene/future-os#429, via
-        # API.md 10b) [report]: the model may answer whole calls, which is handled.
+        # README marks glm-4.7-flash as not supporting it (futuregene/future-os#429, see
+        # docs/glm-api.md §3) [report]: the model may answer whole calls, which is handled.
         tool_stream="unverified",
         free=True,
         description="Free GLM-4.7 text model; always thinks unless thinking is disabled.",
@@ -149,7 +149,7 @@ _CATALOG: tuple[ModelInfo, ...] = (
         free=True,
         description="Free GLM-4V vision model (limits [2nd]).",
     ),
-    # GLM-5 generation (API.md 10b). Limits and modalities from the models.dev lab entries
+    # GLM-5 generation (docs/glm-api.md §3). Limits and modalities from the models.dev lab entries
     # (anomalyco/models.dev models/zhipuai/*.toml), thinking modes from its zhipuai/zai
     # provider entries (reasoning_options "toggle" or "effort") [report], unless a [doc] is
     # named. glm-5.3-flashx (listed there from 2026-09-18) is left out: its thinking contract
@@ -160,7 +160,7 @@ _CATALOG: tuple[ModelInfo, ...] = (
         _GLM5_OUTPUT,
         "forced",
         # Image (and video) input: models.dev lists text, image, video and pdf; the vendor
-        # announcement quoted in API.md 10b says text and image [report].
+        # announcement quoted in docs/glm-api.md §3 says text and image [report].
         vision=True,
         video=True,
         reasoning_efforts=_GLM53_EFFORTS,

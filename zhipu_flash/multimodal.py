@@ -14,7 +14,7 @@ Where an image comes from decides how it is read:
   as strings: it reads those from the one folder the caller names and refuses any other path.
 
 Files, bytes and base64 are sent as **bare base64 without the ``data:`` prefix**, the form both
-official SDKs send and the GLM-4V models require (API.md section 3.2). Limits checked locally,
+official SDKs send and the GLM-4V models require (docs/glm-api.md §4.3). Limits checked locally,
 before any request, with an error that says what to do: JPEG or PNG only, at most 5 MB, at most
 6000 x 6000 pixels. Videos go as ``video_url`` parts and must be URLs (the API takes no inline
 video).

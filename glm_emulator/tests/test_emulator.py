@@ -701,7 +701,7 @@ def test_server_streams_the_framing_bytes_over_loopback() -> None:
     assert threading.active_count() == threads_before
 
 
-# --- late 2026: GLM-5.3 thinking contract, web_search (API.md 10b) ---------------------------
+# --- late 2026: GLM-5.3 thinking contract, web_search (docs/glm-api.md §3, §6.3) ----------
 
 ALWAYS_THINKS = "该模型始终思考，不支持关闭思考；请使用 low、high 或 max。"
 WEB_SEARCH = {"type": "web_search", "web_search": {"enable": True, "search_result": True}}

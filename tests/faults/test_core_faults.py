@@ -42,7 +42,7 @@ from tests.faults.server import (
 from tests.wire import wire_body
 
 # Error bodies as GLM sends them (1113 and 1305 are recorded samples; 1302 and 1308 use the
-# documented wording, API.md section 7.3).
+# documented wording, docs/glm-api.md §8.2).
 BODY_1113 = wire_body("error_1113_no_balance_http429_cowagent-issue-2910.json")
 BODY_1305 = wire_body("error_1305_overloaded_en_http429_test-fixture.json")
 BODY_1302 = json.dumps(

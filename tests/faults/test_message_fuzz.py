@@ -1,6 +1,7 @@
 """Property tests for message conversion in both adapters: arbitrary mixes of text, image,
-tool-call and reasoning content either become a request GLM's schema accepts (API.md section
-3) or are refused before sending with ``InvalidRequestInputError``, never anything else.
+tool-call and reasoning content either become a request GLM's schema accepts
+(docs/glm-api.md §4) or are refused before sending with ``InvalidRequestInputError``, never
+anything else.
 
 Conversion is pure, so the requests are captured with an ``httpx.MockTransport`` (no socket).
 """
@@ -61,9 +62,9 @@ _MESSAGE_KEYS = {
 
 
 def assert_valid_request(body: dict[str, Any], vision: bool, clear_thinking: bool) -> None:
-    """The body follows API.md section 3.1-3.2: roles, required keys, no foreign keys,
+    """The body follows docs/glm-api.md §4.2-4.3: roles, required keys, no foreign keys,
     parts only for vision models, tool-call arguments as JSON strings, reasoning only where
-    section 3.4 sends it back."""
+    §4.4 sends it back."""
     messages = body["messages"]
     assert isinstance(messages, list) and messages
     assert any(m["role"] in ("user", "tool") for m in messages)  # else GLM answers 1214

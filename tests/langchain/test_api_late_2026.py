@@ -1,4 +1,4 @@
-"""ChatZhipuFlash and the API as it is in late 2026 (issue 14, API.md 10b).
+"""ChatZhipuFlash and the API as it is in late 2026 (issue 14; docs/glm-api.md §3, §6.3, §8).
 
 Driven through LangChain's own entry points (``invoke``/``ainvoke``, ``stream``/``astream``,
 ``bind_tools``) on the GLM-shaped fixtures in ``tests/fixtures/glm_shaped/`` (constructed from

@@ -1,4 +1,4 @@
-"""ZhipuFlash and the API as it is in late 2026 (issue 14, API.md 10b).
+"""ZhipuFlash and the API as it is in late 2026 (issue 14; docs/glm-api.md §3, §6.3, §8).
 
 Driven through LlamaIndex's entry points (``chat``/``achat``, ``stream_chat``/
 ``astream_chat``, ``chat_with_tools``, ``complete``) on the GLM-shaped fixtures in

@@ -1,4 +1,5 @@
-"""The API as it is in late 2026 (issue 14, API.md 10b), through the core, sync and async.
+"""The API as it is in late 2026 (issue 14; docs/glm-api.md §3, §6.3, §8), through the core,
+sync and async.
 
 The GLM-5 thinking contract (catalog and request rules), web_search results and every other
 top-level field kept in the final completion, box markers on GLM-4.6V, the newer error codes,

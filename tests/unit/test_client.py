@@ -34,7 +34,7 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 OK_STREAM = sse([chunk("ok", finish="stop", usage=USAGE), DONE])
 
-# Every error sample in shared/wire, with the class and code a user should get.
+# Every error sample in tests/fixtures/wire, with the class and code a user should get.
 ERROR_SAMPLES = [
     (
         "error_1003_token_expired_http401_zhipuai-sdk-issue-8.json",

@@ -91,6 +91,7 @@ def test_the_sdist_holds_the_tests_and_what_they_read(dist: Path) -> None:
         "tests",
         "glm_emulator",
         "cookbook",
+        "docs",
         ".ci",
         ".gitignore",
         "LICENSE",
@@ -105,6 +106,7 @@ def test_the_sdist_holds_the_tests_and_what_they_read(dist: Path) -> None:
         ".ci/constraints.txt",  # README's test command installs with it
         ".ci/run",  # test_project checks README's command against it
         "CONTRIBUTING.md",  # test_readme checks its re-record command
+        "docs/glm-api.md",  # what the code, the fixtures and the emulator cite
         "tests/conftest.py",
         "glm_emulator/server.py",  # the tests run against it
         "glm_emulator/tests/test_emulator.py",

@@ -37,7 +37,7 @@ _Text = Annotated[str | None, BeforeValidator(_as_text)]
 
 
 class WebSearchResult(_Wire):
-    """One source the built-in ``web_search`` tool found (API.md 10b): GLM sends all seven
+    """One source the built-in ``web_search`` tool found (docs/glm-api.md §6.3): GLM sends all seven
     fields, ``""`` when empty; ``refer`` (e.g. ``"ref_1"``) is what the answer cites. Every
     field is optional and unknown ones are kept, as for every wire model."""
 
