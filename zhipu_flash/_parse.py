@@ -2,9 +2,10 @@
 completions. Sans-I/O, and nothing is accumulated here.
 
 :class:`ChunkReader` reads one SSE event at a time (what :meth:`SSEDecoder.feed_payloads`
-gives) and returns the chunks it carries:
+gives), hands each chunk it carries to its sink (the accumulator) and returns them:
 
-- a data event holds one chunk; ``[DONE]`` ends the stream (events after it are ignored);
+- a data event holds one chunk; ``[DONE]`` ends the stream: ``read`` returns None for it and
+  for every event after it;
 - ``{"error": {...}}`` (with or without ``event: error``) raises the typed error for its code;
 - two frames fused on one line (seen on glm-4.7 and glm-5.1) keep the complete tail; lines of
   an event sent without blank-line separators are parsed one by one;
@@ -12,7 +13,8 @@ gives) and returns the chunks it carries:
   (``on_malformed="skip"``, the default: one bad frame should not cost a long answer), or
   raised as :class:`~zhipu_flash.StreamDecodeError` (``on_malformed="raise"``).
 
-Errors raised here carry no ``partial``: the stream that owns the accumulator attaches it.
+Errors raised here carry no ``partial``: the stream parser that owns the accumulator attaches
+it.
 
 :func:`parse_completion` turns a whole JSON answer (``create()``, or a JSON body answering a
 stream request) into a :class:`~zhipu_flash.types.ChatCompletion`, markers stripped where the
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -55,37 +57,43 @@ _validate_chunk = ChatCompletionChunk.__pydantic_validator__.validate_json
 class ChunkReader:
     """One stream event in, the chunks it carries out (see the module docstring)."""
 
-    __slots__ = ("_on_malformed", "done", "malformed")
+    __slots__ = ("_on_malformed", "_sink", "done", "malformed")
 
-    def __init__(self, on_malformed: OnMalformed = "skip") -> None:
+    def __init__(
+        self, sink: Callable[[ChatCompletionChunk], object], on_malformed: OnMalformed = "skip"
+    ) -> None:
+        self._sink = sink
         self._on_malformed = on_malformed
         #: ``[DONE]`` was read: the stream is over, whatever follows.
         self.done = False
         #: Events that could not be decoded and were skipped.
         self.malformed = 0
 
-    def read(self, event: PayloadOrEvent) -> Sequence[ChatCompletionChunk]:
-        """The chunks of one event: usually one, none for ``[DONE]`` or a skipped malformed
-        event, several only for a recovered one. Raises for an error event."""
+    def read(self, event: PayloadOrEvent) -> Sequence[ChatCompletionChunk] | None:
+        """The chunks of one event, each handed to the sink first: usually one, none for a
+        skipped malformed event, several only for a recovered one; None once the stream is
+        over (``[DONE]``). Raises for an error event."""
         if self.done:
-            return ()
+            return None
         if isinstance(event, SSEEvent):  # a named event such as "error"
             if event.event == "error" and event.data != _DONE:
                 raise _error_event(event.data)
             event = event.data
         if event == _DONE:
             self.done = True
-            return ()
+            return None
         try:
             chunk = _validate_chunk(event)
         except ValidationError:
             return self._recover(event)
         if chunk.error is not None:
             raise _chunk_error(chunk)
+        self._sink(chunk)
         return (chunk,)
 
-    def _recover(self, data: bytes) -> list[ChatCompletionChunk]:
-        """An event that did not parse: salvage what the known corruptions allow."""
+    def _recover(self, data: bytes) -> list[ChatCompletionChunk] | None:
+        """An event that did not parse: salvage what the known corruptions allow (None when
+        what it held was ``[DONE]`` alone)."""
         pieces: list[bytes] = []
         if b"data:" in data:
             # Two frames fused: the head is a fragment of another response; the tail after
@@ -113,11 +121,12 @@ class ChunkReader:
             for chunk in parsed:
                 if chunk.error is not None:
                     raise _chunk_error(chunk)
+                self._sink(chunk)
             self.done = self.done or done
-            return parsed
+            return parsed if parsed else None
         if done:
             self.done = True
-            return []
+            return None
         self._malformed(data, recovered=False)
         return []
 

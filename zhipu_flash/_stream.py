@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
 from types import TracebackType
 
 import httpx
@@ -41,7 +41,7 @@ from ._exceptions import (
 )
 from ._limiter import Release, no_release
 from ._parse import ChunkReader, OnMalformed, completion_as_chunk, parse_completion
-from ._sse import SSEDecoder, payload_or_event
+from ._sse import PayloadOrEvent, SSEDecoder, payload_or_event
 from .types import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["AsyncStream", "Stream", "StreamParser"]
@@ -54,11 +54,20 @@ DRAIN_LIMIT = 64 * 1024
 
 
 class StreamParser:
-    """One streamed response, sans I/O: :meth:`feed` it the body's bytes as they arrive, call
-    :meth:`end` when the body ends (or :meth:`answer` for a JSON body instead), and read
-    :attr:`completion` at any time."""
+    """One streamed response, sans I/O: its parts wired together, and the verdict on how the
+    stream ended.
 
-    __slots__ = ("_acc", "_answer", "_decoder", "_reader", "_strip_markers", "finished")
+    Per network read, the two steps of the hot path are the parts' own methods, with no
+    wrapper between them and the shell (a call per read and per chunk is what the benchmark
+    counts): :attr:`events` splits the bytes into events, :attr:`read` turns one event into
+    its chunks and accumulates them, or gives None once the stream is over (``[DONE]``).
+    :meth:`feed` does both for a whole read, for callers that want a list. Then :meth:`end`
+    when the body ends (or :meth:`answer` for a JSON body instead); :attr:`completion` at any
+    time. Errors from ``events`` and ``read`` carry no ``partial`` until
+    :meth:`add_partial` gives them the output so far.
+    """
+
+    __slots__ = ("_acc", "_answer", "_decoder", "_reader", "_strip_markers", "events", "read")
 
     def __init__(
         self,
@@ -68,13 +77,19 @@ class StreamParser:
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> None:
         self._decoder = SSEDecoder(max_line_bytes)
-        self._reader = ChunkReader(on_malformed)
         self._acc = ChatCompletionAccumulator(strip_markers=strip_markers)
+        self._reader = ChunkReader(self._acc.add, on_malformed)
         self._strip_markers = strip_markers
         self._answer: ChatCompletion | None = None
-        #: ``[DONE]`` arrived (or a whole JSON answer): nothing after it is parsed. Set by the
-        #: parser; callers read it.
-        self.finished = False
+        self.events: Callable[[bytes], Sequence[PayloadOrEvent]] = self._decoder.feed_payloads
+        self.read: Callable[[PayloadOrEvent], Sequence[ChatCompletionChunk] | None] = (
+            self._reader.read
+        )
+
+    @property
+    def finished(self) -> bool:
+        """``[DONE]`` arrived (or a whole JSON answer): nothing after it is parsed."""
+        return self._reader.done or self._answer is not None
 
     @property
     def completion(self) -> ChatCompletion:
@@ -83,46 +98,35 @@ class StreamParser:
             return self._answer
         return self._acc.snapshot(malformed_frames=self._reader.malformed)
 
-    def feed(self, data: bytes) -> Iterator[ChatCompletionChunk]:
-        """The chunks ``data`` completes, each parsed and accumulated as the iteration reaches
-        it: a burst of hundreds of events in one read never holds hundreds of parsed chunks
-        (whose garbage-collector traversals would cost more than their parsing). Iterate it
-        to the end; it stops at ``[DONE]``."""
+    def add_partial(self, exc: ZhipuError) -> None:
+        """Give an error from :attr:`events` or :attr:`read` the output so far."""
+        if exc.partial is None:
+            exc.partial = self.completion
+
+    def feed(self, data: bytes) -> list[ChatCompletionChunk]:
+        """The chunks ``data`` completes, parsed and accumulated (none after ``[DONE]``)."""
+        out: list[ChatCompletionChunk] = []
         try:
-            events = self._decoder.feed_payloads(data)
+            for event in self.events(data):
+                chunks = self.read(event)
+                if chunks is None:
+                    break
+                out.extend(chunks)
         except ZhipuError as exc:
-            self._attach_partial(exc)
+            self.add_partial(exc)
             raise
-        # No bound methods kept in locals: with one event per read (paced tokens) binding
-        # costs more than it saves, and bursts are no slower without it.
-        reader = self._reader
-        for event in events:
-            try:
-                chunks = reader.read(event)
-            except ZhipuError as exc:
-                self._attach_partial(exc)
-                raise
-            for chunk in chunks:
-                self._acc.add(chunk)
-                yield chunk
-            if reader.done:
-                self.finished = True
-                return
+        return out
 
     def end(self) -> list[ChatCompletionChunk]:
         """The body ended: parse what is left and decide whether the stream was complete."""
         chunks: list[ChatCompletionChunk] = []
         if not self._reader.done:
-            for event in self._decoder.flush():
-                try:
-                    found = self._reader.read(payload_or_event(event))
-                except ZhipuError as exc:
-                    self._attach_partial(exc)
-                    raise
-                for chunk in found:
-                    self._acc.add(chunk)
-                    chunks.append(chunk)
-            self.finished = self._reader.done
+            try:
+                for event in self._decoder.flush():
+                    chunks.extend(self.read(payload_or_event(event)) or ())
+            except ZhipuError as exc:
+                self.add_partial(exc)
+                raise
         self._check_ending()
         return chunks
 
@@ -137,13 +141,7 @@ class StreamParser:
         if isinstance(body, dict) and "error" in body:
             raise error_from_body(body, status_code=200, partial=self.completion)
         self._answer = parse_completion(body, strip_markers=self._strip_markers)
-        self.finished = True
         return [completion_as_chunk(self._answer)]
-
-    def _attach_partial(self, exc: ZhipuError) -> None:
-        # The decoder and the reader raise without it: the output so far is kept here.
-        if exc.partial is None:
-            exc.partial = self.completion
 
     def _check_ending(self) -> None:
         finish = self._acc.finish_reason
@@ -254,13 +252,23 @@ class Stream:
                     yield from parser.answer(response.read())
                     return
                 body = response.iter_raw() if _undecoded(response) else response.iter_bytes()
+                events, read = parser.events, parser.read
                 for data in body:
-                    yield from parser.feed(data)
-                    if parser.finished:
-                        _drain(body)
-                        break
+                    for event in events(data):
+                        # Each chunk is handed out before the next event is parsed.
+                        chunks = read(event)
+                        if chunks is None:  # [DONE]
+                            break
+                        yield from chunks
+                    else:
+                        continue  # the read held no [DONE]: read on
+                    _drain(body)
+                    break
             except httpx.TransportError as exc:
                 raise _transport_error(exc, parser) from exc
+            except ZhipuError as exc:
+                parser.add_partial(exc)
+                raise
             yield from parser.end()
         finally:
             response.close()
@@ -322,14 +330,24 @@ class AsyncStream:
                         yield chunk
                     return
                 abody = response.aiter_raw() if _undecoded(response) else response.aiter_bytes()
+                events, read = parser.events, parser.read
                 async for data in abody:
-                    for chunk in parser.feed(data):
-                        yield chunk
-                    if parser.finished:
-                        await _adrain(abody)
-                        break
+                    for event in events(data):
+                        # Each chunk is handed out before the next event is parsed.
+                        chunks = read(event)
+                        if chunks is None:  # [DONE]
+                            break
+                        for chunk in chunks:
+                            yield chunk
+                    else:
+                        continue  # the read held no [DONE]: read on
+                    await _adrain(abody)
+                    break
             except httpx.TransportError as exc:
                 raise _transport_error(exc, parser) from exc
+            except ZhipuError as exc:
+                parser.add_partial(exc)
+                raise
             for chunk in parser.end():
                 yield chunk
         finally:

@@ -517,12 +517,12 @@ def test_long_streams_accumulate_exactly_across_text_blocks() -> None:
         token = f"{i}，"
         if i % 3:
             expect_text.append(token)
-            list(parser.feed(chunk(token)))
+            parser.feed(chunk(token))
         else:
             expect_reasoning.append(token)
-            list(parser.feed(chunk(reasoning=token)))
-    list(parser.feed(chunk("", finish="stop")))
-    list(parser.feed(DONE))
+            parser.feed(chunk(reasoning=token))
+    parser.feed(chunk("", finish="stop"))
+    parser.feed(DONE)
     parser.end()
     final = parser.completion
     assert final.content == "".join(expect_text)
