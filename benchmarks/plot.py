@@ -27,7 +27,6 @@ def main() -> None:
     colors = [
         "#d62728" if r["client"].split("-async")[0] in OURS
         else "#7f7f7f" if r["client"].split("-async")[0] in FLOORS
-        else "#9467bd" if r["client"].startswith("null-")
         else "#1f77b4"
         for r in rows
     ]  # fmt: skip
@@ -39,7 +38,7 @@ def main() -> None:
     ax.set_xlabel("client CPU per chunk (us), lower is better")
     ax.set_title(
         f"One {n:,}-chunk GLM stream over loopback\n"
-        "red: zhipu-flash, grey: floors, purple: framework alone, blue: alternatives",
+        "red: zhipu-flash, grey: floors, blue: alternatives",
         fontsize=9,
     )
     ax.margins(x=0.12)
