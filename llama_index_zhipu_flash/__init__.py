@@ -1,4 +1,6 @@
-"""LlamaIndex integration for Zhipu AI's GLM chat models: :class:`ZhipuFlash`.
+"""LlamaIndex integration for Zhipu AI's GLM models: the LLM :class:`ZhipuFlash`, the
+embedding model :class:`ZhipuFlashEmbedding` and the node postprocessor
+:class:`ZhipuFlashRerank`.
 
 Install with ``pip install "zhipu-flash[llama-index]"``.
 """
@@ -12,5 +14,15 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     ) from exc
 
 from .base import DEFAULT_MODEL, DEFAULT_NUM_OUTPUT, ZhipuFlash
+from .embeddings import DEFAULT_EMBEDDING_MODEL, ZhipuFlashEmbedding
+from .rerank import DEFAULT_RERANK_MODEL, ZhipuFlashRerank
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_NUM_OUTPUT", "ZhipuFlash"]
+__all__ = [
+    "DEFAULT_EMBEDDING_MODEL",
+    "DEFAULT_MODEL",
+    "DEFAULT_NUM_OUTPUT",
+    "DEFAULT_RERANK_MODEL",
+    "ZhipuFlash",
+    "ZhipuFlashEmbedding",
+    "ZhipuFlashRerank",
+]

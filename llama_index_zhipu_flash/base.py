@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
@@ -28,15 +26,15 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
 from zhipu_flash import (
-    BASE_URL_ENV_VAR,
     AsyncZhipuClient,
     ZhipuClient,
     api_key_from_env,
     get_model_info,
 )
-from zhipu_flash.model_clients import ClientSettings, ModelClients, nearest_name
+from zhipu_flash.model_clients import ClientSettings, ModelClients
 from zhipu_flash.types.request import CHAT_PARAMETERS
 
+from ._clients import Injected, refuse_unknown_keywords, resolve_base_url
 from .utils import (
     ChatResponseBuilder,
     chat_to_completion_response,
@@ -49,8 +47,6 @@ if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_NUM_OUTPUT", "ZhipuFlash"]
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "glm-4.7-flash"
 
@@ -67,47 +63,6 @@ _KEYWORD_HINTS = {
         "function calling comes from the model catalog (see llm.metadata); nothing to set"
     ),
 }
-
-
-class _Injected:
-    """Clients the caller passed in. Copies of the model share them (the caller owns and
-    closes them). A connection pool cannot move to another process: a pickled model leaves
-    them behind, says so in the log, and builds its own clients from its fields (as
-    LlamaIndex does with any private attribute it cannot pickle)."""
-
-    __slots__ = ("_logged", "async_client", "async_http_client", "client", "http_client")
-    _NAMES = ("async_client", "async_http_client", "client", "http_client")
-
-    def __init__(
-        self,
-        http_client: httpx.Client | None = None,
-        async_http_client: httpx.AsyncClient | None = None,
-        client: ZhipuClient | None = None,
-        async_client: AsyncZhipuClient | None = None,
-    ) -> None:
-        self.http_client = http_client
-        self.async_http_client = async_http_client
-        self.client = client
-        self.async_client = async_client
-        self._logged = False
-
-    def __copy__(self) -> _Injected:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _Injected:
-        return self
-
-    def __reduce__(self) -> tuple[type[_Injected], tuple[()]]:
-        given = [name for name in self._NAMES if getattr(self, name) is not None]
-        if given and not self._logged:
-            # Once per model: LlamaIndex's __getstate__ test-pickles each attribute first.
-            self._logged = True
-            logger.warning(
-                "ZhipuFlash pickled without its injected %s: the unpickled copy builds its "
-                "own clients from base_url, api_key, timeout and max_retries.",
-                ", ".join(given),
-            )
-        return (_Injected, ())
 
 
 class ZhipuFlash(FunctionCallingLLM):
@@ -289,7 +244,7 @@ class ZhipuFlash(FunctionCallingLLM):
     )
 
     _clients: ModelClients = PrivateAttr(default_factory=ModelClients)
-    _injected: _Injected = PrivateAttr(default_factory=_Injected)
+    _injected: Injected = PrivateAttr(default_factory=Injected)
 
     def __init__(
         self,
@@ -321,19 +276,17 @@ class ZhipuFlash(FunctionCallingLLM):
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
-        _refuse_unknown_keywords(type(self), kwargs)
-        if api_base is not None:
-            if base_url is not None and base_url != api_base:
-                raise ValueError(
-                    f"base_url={base_url!r} and api_base={api_base!r} disagree; they are two "
-                    "names for one setting, pass one of them."
-                )
-            base_url = api_base
+        refuse_unknown_keywords(
+            type(self),
+            kwargs,
+            hints=_KEYWORD_HINTS,
+            fallback="Request parameters it does not name go in additional_kwargs={...}.",
+        )
         key = api_key if api_key is not None else api_key_from_env()
         super().__init__(
             model=model,
             api_key=key,
-            base_url=base_url or os.environ.get(BASE_URL_ENV_VAR) or None,
+            base_url=resolve_base_url(base_url, api_base),
             temperature=temperature,
             top_p=top_p,
             max_tokens=max_tokens,
@@ -353,7 +306,7 @@ class ZhipuFlash(FunctionCallingLLM):
             callback_manager=callback_manager,
             **kwargs,
         )
-        self._injected = _Injected(http_client, async_http_client, client, async_client)
+        self._injected = Injected(http_client, async_http_client, client, async_client)
 
     @model_validator(mode="after")
     def _check_max_tokens_fits_the_window(self) -> ZhipuFlash:
@@ -645,35 +598,9 @@ def _tool_spec(tool: Any) -> dict[str, Any]:
     return spec
 
 
-def _refuse_unknown_keywords(cls: type[ZhipuFlash], kwargs: Mapping[str, Any]) -> None:
-    """Raise ``TypeError`` for keywords that are neither a field nor a constructor argument,
-    naming the nearest valid one: a misspelt setting must never be dropped silently."""
-    names = set(cls.model_fields)
-    for field in cls.model_fields.values():
-        names.update(a for a in (field.alias, field.validation_alias) if isinstance(a, str))
-    unknown = sorted(set(kwargs) - names)
-    if not unknown:
-        return
-    valid = sorted({*names, *_INIT_ONLY})
-    problems = []
-    for name in unknown:
-        hint = _KEYWORD_HINTS.get(name)
-        if hint is None:
-            near = nearest_name(name, valid)
-            hint = f"did you mean {near!r}?" if near else ""
-        problems.append(f"{name!r}" + (f" ({hint})" if hint else ""))
-    raise TypeError(
-        f"{cls.__name__}() got unexpected keyword argument(s) {', '.join(problems)}. Request "
-        "parameters it does not name go in additional_kwargs={...}."
-    )
-
-
 #: The fields that are core request parameters, sent when set with every call (the others,
 #: such as response_format or extra_body, go in additional_kwargs).
 _PARAMETER_FIELDS = tuple(name for name in CHAT_PARAMETERS if name in ZhipuFlash.model_fields)
-
-# Constructor arguments that are not fields.
-_INIT_ONLY = ("api_base", "http_client", "async_http_client", "client", "async_client")
 
 
 def _listed_tool_calls(calls: Any) -> list[ToolSelection]:
