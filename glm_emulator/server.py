@@ -1,8 +1,9 @@
 """A loopback HTTP/1.1 server that answers like GLM's chat-completions endpoint.
 
 Standard library only. ``POST {base}/chat/completions`` is answered by
-:func:`glm_emulator.logic.respond` and ``POST {base}/tokenizer`` by
-:func:`glm_emulator.logic.respond_tokenizer`; streams go out with chunked transfer
+:func:`glm_emulator.logic.respond`, ``POST {base}/tokenizer`` by
+:func:`glm_emulator.logic.respond_tokenizer`, ``POST {base}/embeddings`` and
+``POST {base}/rerank`` by :mod:`glm_emulator.retrieval`; streams go out with chunked transfer
 encoding, one chunk (and one socket write) per SSE event, so a client sees them arrive
 separately.
 
@@ -48,6 +49,7 @@ from urllib.parse import urlsplit
 
 from . import frames
 from .logic import EmulatedResponse, check_authorization, error_response, respond_bytes
+from .retrieval import respond_retrieval_bytes
 
 __all__ = [
     "BASE_PATH",
@@ -64,6 +66,11 @@ BASE_PATH = "/api/paas/v4"
 _PREFIXES = (BASE_PATH, "/api/coding/paas/v4")
 _CHAT = frozenset(f"{prefix}/chat/completions" for prefix in _PREFIXES)
 _TOKENIZER = frozenset(f"{prefix}/tokenizer" for prefix in _PREFIXES)
+_RETRIEVAL = {
+    f"{prefix}/{endpoint}": endpoint
+    for prefix in _PREFIXES
+    for endpoint in ("embeddings", "rerank")
+}
 # Idle kept-alive connections are dropped after this many seconds.
 _IDLE_TIMEOUT = 60.0
 # Request bodies above this size are refused (a real request with images stays far below).
@@ -174,7 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path = urlsplit(self.path).path.rstrip("/")
         self.server._record(path, body, self.headers.get("Authorization"))
-        if path not in _CHAT and path not in _TOKENIZER:
+        if path not in _CHAT and path not in _TOKENIZER and path not in _RETRIEVAL:
             self._send(error_response(404, "1222", "The API does not exist."))
             return
         denied = check_authorization(self.headers.get("Authorization"))
@@ -188,7 +195,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server._end()
 
         try:
-            self._send(denied or respond_bytes(body, tokenizer=path in _TOKENIZER), end)
+            if denied is not None:
+                answer = denied
+            elif path in _RETRIEVAL:
+                answer = respond_retrieval_bytes(body, _RETRIEVAL[path])
+            else:
+                answer = respond_bytes(body, tokenizer=path in _TOKENIZER)
+            self._send(answer, end)
         finally:
             end()
 

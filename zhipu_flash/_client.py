@@ -1,5 +1,5 @@
 """``ZhipuClient`` and ``AsyncZhipuClient``: configuration, the retry loop, and the calls:
-``create``, ``stream`` and ``count_tokens``.
+``create``, ``stream``, ``count_tokens``, ``embed`` and ``rerank``.
 
 ``_BaseClient`` holds everything that is not I/O (key and URL resolution, headers, request
 building, the retry decision); the two subclasses hold only the loops that block or await.
@@ -22,8 +22,11 @@ from ._constants import (
     BASE_URL_ENV_VAR,
     CHAT_COMPLETIONS_PATH,
     DEFAULT_BASE_URL,
+    DEFAULT_EMBED_CONCURRENCY,
     DEFAULT_LIMITS,
     DEFAULT_MAX_RETRIES,
+    EMBEDDINGS_PATH,
+    RERANK_PATH,
     TOKENIZER_PATH,
     api_key_from_env,
 )
@@ -39,11 +42,20 @@ from ._limiter import ConcurrencyLimit, Release, as_limit, no_release
 from ._parse import OnMalformed, parse_completion
 from ._pool import as_timeout
 from ._request import build_chat_request
+from ._retrieval import (
+    EmbeddingBatch,
+    EmbeddingPlan,
+    EmbeddingsPart,
+    merge_embeddings,
+    parse_rerank,
+    plan_embeddings,
+    rerank_request,
+)
 from ._retry import retry_delay, should_retry
 from ._stream import AsyncStream, Stream, StreamParser
 from ._version import __version__
 from .models import get_model_info
-from .types import ChatCompletion
+from .types import ChatCompletion, EmbeddingsResponse, RerankResponse
 
 __all__ = ["AsyncZhipuClient", "ZhipuClient"]
 
@@ -80,6 +92,8 @@ class _BaseClient:
         self.max_retries = max_retries
         self._url = self.base_url + CHAT_COMPLETIONS_PATH
         self._tokenizer_url = self.base_url + TOKENIZER_PATH
+        self._embeddings_url = self.base_url + EMBEDDINGS_PATH
+        self._rerank_url = self.base_url + RERANK_PATH
 
     def __repr__(self) -> str:
         # Never the key: only whether one is configured.
@@ -199,6 +213,25 @@ def _connection_error(exc: httpx.TransportError) -> ZhipuError:
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"Request timed out ({type(exc).__name__}).")
     return APIConnectionError(f"Could not reach the Zhipu API ({type(exc).__name__}: {exc}).")
+
+
+async def _all_or_first_error(calls: Sequence[Awaitable[EmbeddingsPart]]) -> list[EmbeddingsPart]:
+    """Run ``calls`` concurrently; their results in order, or, when one fails, the error of
+    the first failed call in order, once every other call is cancelled and finished (no
+    request is left running behind the caller's back, none of its errors unretrieved)."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        # Also on the caller's cancellation: nothing outlives the call.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in tasks:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error
+    return [task.result() for task in tasks]
 
 
 class StreamManager:
@@ -361,6 +394,101 @@ class ZhipuClient(_BaseClient):
         response = self._send(content, headers, url=self._tokenizer_url, read_body=True)
         return self._token_count(response)
 
+    def embed(
+        self,
+        input: str | Sequence[str],
+        *,
+        model: str = "embedding-3",
+        dimensions: int | None = None,
+        user_id: str | None = None,
+    ) -> EmbeddingsResponse:
+        """Embed ``input`` (a str is one input) with ``POST {base_url}/embeddings``.
+
+        Args:
+            input: The texts, or one text.
+            model: An embedding model of :data:`zhipu_flash.models.EMBEDDING_MODELS`.
+            dimensions: The vector length, among the model's allowed values; None: the
+                model's default.
+            user_id: The end user's id (6 to 128 characters).
+
+        Returns:
+            The vectors in input order (``data[i].index == i``), with the usage summed.
+
+        Raises:
+            InvalidRequestInputError: Before anything is sent, for an empty input, an empty or
+                non-str item, ``dimensions`` the model does not take, an unknown model, or an
+                input certainly over the model's token limit (the message names the index).
+            ZhipuError: As for :meth:`create`; the message names the inputs of the request
+                that failed.
+
+        More inputs than one request takes go out in batches, one after another here
+        (concurrently on :class:`AsyncZhipuClient`), each taking a ``max_concurrency`` slot
+        of the model; errors, retries by business code, timeouts and the key are handled as
+        for chat.
+        """
+        plan = plan_embeddings(input, model=model, dimensions=dimensions, user_id=user_id)
+        headers = self._headers(False)
+        parts = [self._embed_batch(plan, batch, headers) for batch in plan.batches]
+        return merge_embeddings(parts)
+
+    def _embed_batch(
+        self, plan: EmbeddingPlan, batch: EmbeddingBatch, headers: dict[str, str]
+    ) -> EmbeddingsPart:
+        release = self._acquire(plan.info.name)
+        try:
+            response = self._send(batch.content, headers, url=self._embeddings_url, read_body=True)
+            return plan.parse(batch, response.status_code, response.content)
+        except ZhipuError as exc:
+            raise plan.failed(exc, batch) from exc
+        finally:
+            release()
+
+    def rerank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        *,
+        model: str = "rerank",
+        top_n: int | None = None,
+        return_documents: bool = False,
+        user_id: str | None = None,
+    ) -> RerankResponse:
+        """Score ``documents`` against ``query`` with ``POST {base_url}/rerank``.
+
+        Args:
+            query: The query (at most 4,096 characters).
+            documents: The candidates (1 to 128, each at most 4,096 characters).
+            model: A model of :data:`zhipu_flash.models.RERANK_MODELS`.
+            top_n: Return only the best ``top_n`` (1 to ``len(documents)``); None: all.
+            return_documents: Also return each document's text.
+            user_id: The end user's id (6 to 128 characters).
+
+        Returns:
+            The results in GLM's order, highest score first; ``index`` points into
+            ``documents``.
+
+        Raises:
+            InvalidRequestInputError: Before anything is sent, for input over the limits
+                above. More than 128 documents are refused, not split: scores from separate
+                calls are not comparable (docs/glm-api.md §10.2).
+            ZhipuError: As for :meth:`create`.
+        """
+        info, content = rerank_request(
+            query,
+            documents,
+            model=model,
+            top_n=top_n,
+            return_documents=return_documents,
+            user_id=user_id,
+        )
+        headers = self._headers(False)
+        release = self._acquire(info.name)
+        try:
+            response = self._send(content, headers, url=self._rerank_url, read_body=True)
+        finally:
+            release()
+        return parse_rerank(response.status_code, response.content, len(documents))
+
     def _send(
         self,
         content: bytes,
@@ -502,6 +630,75 @@ class AsyncZhipuClient(_BaseClient):
         content, headers = self._prepare_count(model, messages, tools)
         response = await self._send(content, headers, url=self._tokenizer_url, read_body=True)
         return self._token_count(response)
+
+    async def embed(
+        self,
+        input: str | Sequence[str],
+        *,
+        model: str = "embedding-3",
+        dimensions: int | None = None,
+        user_id: str | None = None,
+    ) -> EmbeddingsResponse:
+        """Embed ``input``; see :meth:`ZhipuClient.embed`.
+
+        The batches run concurrently, within this client's ``max_concurrency`` for the model,
+        or at most ``DEFAULT_EMBED_CONCURRENCY`` (4) at once when the client has no cap. The
+        first batch to fail cancels the others and its error is raised.
+        """
+        plan = plan_embeddings(input, model=model, dimensions=dimensions, user_id=user_id)
+        headers = self._headers(False)
+        if len(plan.batches) == 1:
+            return merge_embeddings([await self._embed_batch(plan, plan.batches[0], headers)])
+        gate = asyncio.Semaphore(DEFAULT_EMBED_CONCURRENCY) if self.limit is None else None
+
+        async def run(batch: EmbeddingBatch) -> EmbeddingsPart:
+            if gate is None:  # the client's ConcurrencyLimit queues the batches
+                return await self._embed_batch(plan, batch, headers)
+            async with gate:
+                return await self._embed_batch(plan, batch, headers)
+
+        return merge_embeddings(await _all_or_first_error([run(b) for b in plan.batches]))
+
+    async def _embed_batch(
+        self, plan: EmbeddingPlan, batch: EmbeddingBatch, headers: dict[str, str]
+    ) -> EmbeddingsPart:
+        release = await self._aacquire(plan.info.name)
+        try:
+            response = await self._send(
+                batch.content, headers, url=self._embeddings_url, read_body=True
+            )
+            return plan.parse(batch, response.status_code, response.content)
+        except ZhipuError as exc:
+            raise plan.failed(exc, batch) from exc
+        finally:
+            release()
+
+    async def rerank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        *,
+        model: str = "rerank",
+        top_n: int | None = None,
+        return_documents: bool = False,
+        user_id: str | None = None,
+    ) -> RerankResponse:
+        """Score ``documents`` against ``query``; see :meth:`ZhipuClient.rerank`."""
+        info, content = rerank_request(
+            query,
+            documents,
+            model=model,
+            top_n=top_n,
+            return_documents=return_documents,
+            user_id=user_id,
+        )
+        headers = self._headers(False)
+        release = await self._aacquire(info.name)
+        try:
+            response = await self._send(content, headers, url=self._rerank_url, read_body=True)
+        finally:
+            release()
+        return parse_rerank(response.status_code, response.content, len(documents))
 
     async def _send(
         self,

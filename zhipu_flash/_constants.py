@@ -34,6 +34,16 @@ def api_key_from_env() -> str | None:
 CHAT_COMPLETIONS_PATH = "/chat/completions"
 #: Counts a request's prompt tokens ({model, messages, tools} -> usage.prompt_tokens).
 TOKENIZER_PATH = "/tokenizer"
+#: Text embeddings ({model, input, dimensions} -> data[{index, embedding}]).
+EMBEDDINGS_PATH = "/embeddings"
+#: Reranking ({model, query, documents, top_n} -> results[{index, relevance_score}]).
+RERANK_PATH = "/rerank"
+
+#: Embedding batches an async call sends at once when the client has no ``max_concurrency``.
+#: GLM answers 1302 to too many concurrent calls and publishes no embedding figure per
+#: account tier, so the fan-out stays small: four requests in flight already hide most of the
+#: latency of a large input, and a client's ``max_concurrency`` (lower or higher) wins.
+DEFAULT_EMBED_CONCURRENCY = 4
 
 #: Long reasoning streams can pause for minutes between chunks, so reads get 300 s (the zai
 #: SDK's figure); a connect that takes more than 10 s is a dead route, not a slow model.

@@ -26,13 +26,19 @@ model, so nothing here is verified live; the flag stays opt-in everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 
 __all__ = [
+    "EMBEDDING_MODELS",
     "FLASH_MODELS",
     "MODELS",
+    "RERANK_MODELS",
+    "EmbeddingModelInfo",
     "ModelInfo",
+    "RerankModelInfo",
     "ThinkingMode",
     "ToolStreamSupport",
     "get_model_info",
@@ -324,3 +330,93 @@ def get_model_info(name: str) -> ModelInfo:
         known=False,
         description="Not in the zhipu-flash catalog: defaults shown.",
     )
+
+
+# --- retrieval models ------------------------------------------------------------------------
+#
+# Unlike chat models, an unknown embedding or rerank name is refused before sending: the
+# client batches by these limits, and a batch sized for the wrong model is refused by GLM
+# halfway through a large input (docs/glm-api.md §10).
+
+_EMBEDDINGS_DOC = "https://docs.bigmodel.cn/api-reference/模型-api/文本嵌入"
+_RERANK_DOC = "https://docs.bigmodel.cn/api-reference/模型-api/文本重排序"
+
+
+@dataclass(frozen=True)
+class EmbeddingModelInfo:
+    """Limits of one GLM embedding model, as its API reference states them (``source``)."""
+
+    name: str
+    #: The ``dimensions`` values the model takes.
+    dimensions: tuple[int, ...]
+    #: The vector length when no ``dimensions`` is sent.
+    default_dimensions: int
+    #: Inputs per request (embedding-3: the documented 64; embedding-2 documents no count,
+    #: only a token budget, so 64 is this client's own cap there).
+    max_inputs_per_request: int
+    #: Tokens per input.
+    max_tokens_per_input: int
+    #: Tokens per request, summed over its inputs; None: no documented budget.
+    max_tokens_per_request: int | None
+    source: str
+    #: Whether ``dimensions`` goes on the wire. embedding-2 has one fixed size: asking for
+    #: it is accepted and nothing is sent, as the API documents no choice there.
+    configurable_dimensions: bool = True
+    #: Embedding models are paid (about 0.5 yuan per million tokens); none is free.
+    free: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RerankModelInfo:
+    """Limits of one GLM rerank model, as its API reference states them (``source``)."""
+
+    name: str
+    #: Documents per request.
+    max_documents: int
+    #: Characters per document, and in the query.
+    max_chars: int
+    source: str
+    free: bool = False
+    description: str = ""
+
+
+#: The embedding models, by name. Limits from the API reference (``source``).
+EMBEDDING_MODELS: Mapping[str, EmbeddingModelInfo] = MappingProxyType(
+    {
+        "embedding-3": EmbeddingModelInfo(
+            "embedding-3",
+            dimensions=(256, 512, 1024, 2048),
+            default_dimensions=2048,
+            max_inputs_per_request=64,
+            max_tokens_per_input=3072,
+            max_tokens_per_request=None,
+            source=_EMBEDDINGS_DOC,
+            description="Text embeddings; 256, 512, 1024 or 2048 dimensions (default 2048).",
+        ),
+        "embedding-2": EmbeddingModelInfo(
+            "embedding-2",
+            dimensions=(1024,),
+            default_dimensions=1024,
+            max_inputs_per_request=64,
+            max_tokens_per_input=512,
+            max_tokens_per_request=8 * _K,
+            source=_EMBEDDINGS_DOC,
+            configurable_dimensions=False,
+            description="Older text embeddings; 1024 dimensions.",
+        ),
+    }
+)
+
+#: The rerank models, by name. ``rerank`` is the only one the API reference names.
+RERANK_MODELS: Mapping[str, RerankModelInfo] = MappingProxyType(
+    {
+        "rerank": RerankModelInfo(
+            "rerank",
+            max_documents=128,
+            max_chars=4096,
+            source=_RERANK_DOC,
+            description="Scores (query, document) pairs; up to 128 documents per call.",
+        ),
+    }
+)

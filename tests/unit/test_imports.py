@@ -34,6 +34,7 @@ CORE_LAYERS: list[tuple[str, list[str]]] = [
             "zhipu_flash._constants",
             "zhipu_flash.types.response",
             "zhipu_flash.types.request",
+            "zhipu_flash.types.retrieval",
             "zhipu_flash.types",
             "zhipu_flash._exceptions",
             "zhipu_flash.models",
@@ -43,7 +44,10 @@ CORE_LAYERS: list[tuple[str, list[str]]] = [
             "zhipu_flash._retry",
         ],
     ),
-    ("requests: images and the checked body", ["zhipu_flash.multimodal", "zhipu_flash._request"]),
+    (
+        "requests: images, the checked body, retrieval checks and batches",
+        ["zhipu_flash.multimodal", "zhipu_flash._request", "zhipu_flash._retrieval"],
+    ),
     (
         "responses: bytes to chunks to the final completion",
         [

@@ -33,6 +33,7 @@ from .response import (
     Usage,
     WebSearchResult,
 )
+from .retrieval import Embedding, EmbeddingsResponse, RerankResponse, RerankResult
 
 __all__ = [
     "ChatCompletion",
@@ -43,12 +44,16 @@ __all__ = [
     "ChunkChoice",
     "CompletionTokensDetails",
     "ContentPart",
+    "Embedding",
+    "EmbeddingsResponse",
     "FunctionCall",
     "FunctionCallDelta",
     "ImagePart",
     "ImageURL",
     "Message",
     "PromptTokensDetails",
+    "RerankResponse",
+    "RerankResult",
     "TextPart",
     "ToolCall",
     "ToolCallDelta",
