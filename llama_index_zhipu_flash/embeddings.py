@@ -20,6 +20,12 @@ __all__ = ["DEFAULT_EMBEDDING_MODEL", "ZhipuFlashEmbedding"]
 
 DEFAULT_EMBEDDING_MODEL = "embedding-3"
 
+#: Requests in flight at most by default. LlamaIndex's ``aget_text_embedding_batch`` starts
+#: every batch at once, each a separate ``embed()`` call, so the core's own per-call bound on
+#: concurrent batches does not reach across them: this cap (a shared ``ConcurrencyLimit``)
+#: does. Four, as the core allows one ``embed()`` call by default.
+DEFAULT_MAX_CONCURRENCY = 4
+
 #: ``embed_batch_size`` for a model whose requests are bounded by tokens, not by a count of
 #: inputs (embedding-2): the core splits each batch further by its token budget.
 _TOKEN_BUDGET_BATCH = 64
@@ -44,10 +50,10 @@ class ZhipuFlashEmbedding(ClientConfig, BaseEmbedding):
     certainly over the model's per-input token limit, ``dimensions`` the model does not offer.
 
     Queries and texts are embedded alike (the models take no instruction or input type).
-    ``max_concurrency`` caps requests in flight across threads, tasks and event loops:
-    ``aget_text_embedding_batch`` (what ``VectorStoreIndex(use_async=True)`` and
+    ``max_concurrency`` (default 4) caps requests in flight across threads, tasks and event
+    loops: ``aget_text_embedding_batch`` (what ``VectorStoreIndex(use_async=True)`` and
     ``IngestionPipeline.arun`` call) starts every batch at once, and the cap makes them queue
-    instead of meeting GLM's 1302 concurrency error.
+    instead of meeting GLM's 1302 concurrency error. ``max_concurrency=None`` lifts it.
 
     Examples:
         ``pip install "zhipu-flash[llama-index]"`` and set ``ZHIPUAI_API_KEY``.
@@ -89,6 +95,14 @@ class ZhipuFlashEmbedding(ClientConfig, BaseEmbedding):
         default=None,
         description="An end-user id (6 to 128 characters) sent with every request.",
     )
+    max_concurrency: int | None = Field(
+        default=DEFAULT_MAX_CONCURRENCY,
+        gt=0,
+        description=(
+            "At most this many requests in flight (threads, tasks and event loops together); "
+            "more wait for a slot instead of meeting GLM's 1302 limit. None: no cap."
+        ),
+    )
 
     def __init__(
         self,
@@ -103,7 +117,7 @@ class ZhipuFlashEmbedding(ClientConfig, BaseEmbedding):
         api_base: str | None = None,
         timeout: float | None = None,
         max_retries: int = 2,
-        max_concurrency: int | None = None,
+        max_concurrency: int | None = DEFAULT_MAX_CONCURRENCY,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         client: ZhipuClient | None = None,

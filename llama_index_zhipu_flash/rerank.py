@@ -6,14 +6,18 @@ import logging
 from typing import Any
 
 import httpx
-from llama_index.core.bridge.pydantic import Field, SecretStr
+from llama_index.core.bridge.pydantic import Field, SecretStr, model_validator
 from llama_index.core.callbacks import CallbackManager, CBEventType, EventPayload
-from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
+# llama-index-core re-exports it without marking it public; this is where it lives (a
+# dependency of every llama-index-core this package supports).
+from llama_index_instrumentation import get_dispatcher
+
 from zhipu_flash import AsyncZhipuClient, ZhipuClient
+from zhipu_flash.model_clients import nearest_name
 from zhipu_flash.models import RERANK_MODELS
 from zhipu_flash.types import RerankResponse
 
@@ -25,9 +29,6 @@ logger = logging.getLogger(__name__)
 dispatcher = get_dispatcher(__name__)
 
 DEFAULT_RERANK_MODEL = "rerank"
-
-#: GLM's documented per-document limit, for a model the catalog does not know.
-_DEFAULT_MAX_CHARS = 4096
 
 
 class ZhipuFlashRerank(ClientConfig, BaseNodePostprocessor):
@@ -116,6 +117,18 @@ class ZhipuFlashRerank(ClientConfig, BaseNodePostprocessor):
         )
         self._inject(http_client, async_http_client, client, async_client)
 
+    @model_validator(mode="after")
+    def _check_rerank_model(self) -> ZhipuFlashRerank:
+        # At construction, where the mistake is; the core refuses the same at each call.
+        if self.model not in RERANK_MODELS:
+            near = nearest_name(self.model, list(RERANK_MODELS))
+            raise ValueError(
+                f"Unknown rerank model {self.model!r}"
+                + (f"; did you mean {near!r}?" if near else "")
+                + f" Zhipu's rerank models: {', '.join(RERANK_MODELS)}."
+            )
+        return self
+
     @classmethod
     def class_name(cls) -> str:
         return "ZhipuFlashRerank"
@@ -127,7 +140,9 @@ class ZhipuFlashRerank(ClientConfig, BaseNodePostprocessor):
         if not self.truncate:
             return texts  # the core refuses a text over the limit, naming its index
         info = RERANK_MODELS.get(self.model)
-        limit = info.max_chars if info is not None else _DEFAULT_MAX_CHARS
+        if info is None:
+            return texts  # a model set after construction: the core refuses it by name
+        limit = info.max_chars
         for i, text in enumerate(texts):
             if len(text) > limit:
                 logger.debug("Node %d has %d characters; sent its first %d.", i, len(text), limit)
