@@ -13,7 +13,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 # llama-index-core re-exports it without marking it public; this is where it lives (a
-# dependency of every llama-index-core this package supports).
+# package every llama-index-core this package supports installs, via llama-index-workflows).
 from llama_index_instrumentation import get_dispatcher
 
 from zhipu_flash import AsyncZhipuClient, ZhipuClient
