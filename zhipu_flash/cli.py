@@ -54,6 +54,7 @@ from . import (
 )
 from ._constants import DEFAULT_BASE_URL
 from ._request import check_media_input
+from .models import EMBEDDING_MODELS, RERANK_MODELS
 from .testing import Replay, builtin_recording
 
 __all__ = ["BACKEND_GROUP", "Backend", "ChatOptions", "Pieces", "main"]
@@ -357,11 +358,7 @@ def _models(out: TextIO) -> int:
                 "free" if info.free else "",
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print(
-            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out
-        )
+    _table(rows, out)
     free = [name for name, info in MODELS.items() if info.free]  # the same test as the column
     print(
         "\nthinking: toggle (on/off), forced (always thinks; thinking=False is refused), none."
@@ -374,7 +371,43 @@ def _models(out: TextIO) -> int:
         "limits.",
         file=out,
     )
+    _retrieval_models(out)
     return 0
+
+
+def _retrieval_models(out: TextIO) -> None:
+    """The embedding and rerank catalogs (all paid), with the limits the clients enforce."""
+    print(
+        "\nEmbedding models (paid; client.embed, ZhipuFlashEmbeddings, ZhipuFlashEmbedding):",
+        file=out,
+    )
+    rows = [("model", "dimensions", "default", "inputs/request", "tokens/input", "tokens/request")]
+    for name, embedding in EMBEDDING_MODELS.items():
+        budget = embedding.max_tokens_per_request
+        rows.append(
+            (
+                name,
+                "|".join(str(d) for d in embedding.dimensions),
+                str(embedding.default_dimensions),
+                str(embedding.max_inputs_per_request),
+                str(embedding.max_tokens_per_input),
+                _tokens(budget) if budget is not None else "-",
+            )
+        )
+    _table(rows, out)
+    print("\nRerank models (paid; client.rerank, ZhipuFlashRerank):", file=out)
+    rows = [("model", "documents/request", "characters/text")]
+    for name, rerank in RERANK_MODELS.items():
+        rows.append((name, str(rerank.max_documents), str(rerank.max_chars)))
+    _table(rows, out)
+
+
+def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out
+        )
 
 
 def _demo(out: TextIO) -> int:

@@ -450,11 +450,27 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_models_marks_the_free_models_its_footer_names() -> None:
     _, text = run("models")
-    table, _legend, footer = text.split("\n\n")
+    table, _legend, footer, _embeddings, _rerank = text.split("\n\n")
     marked = {line.split()[0] for line in table.splitlines()[1:] if line.endswith("free")}
     named = set(footer.split(":", 1)[1].split(". ", 1)[0].strip().split(", "))
     assert marked == named
     assert {"glm-4.7-flash", "glm-4v-flash"} <= marked
+
+
+def test_models_lists_the_embedding_and_rerank_models_with_their_limits() -> None:
+    _, text = run("models")
+    embeddings, rerank = text.rstrip("\n").split("\n\n")[-2:]
+    assert embeddings.splitlines()[0].startswith("Embedding models (paid;")
+    assert [line.split() for line in embeddings.splitlines()[1:]] == [
+        ["model", "dimensions", "default", "inputs/request", "tokens/input", "tokens/request"],
+        ["embedding-3", "256|512|1024|2048", "2048", "64", "3072", "-"],
+        ["embedding-2", "1024", "1024", "64", "512", "8K"],
+    ]
+    assert rerank.splitlines()[0].startswith("Rerank models (paid;")
+    assert [line.split() for line in rerank.splitlines()[1:]] == [
+        ["model", "documents/request", "characters/text"],
+        ["rerank", "128", "4096"],
+    ]
 
 
 def test_the_main_job_names_a_custom_base_url() -> None:
