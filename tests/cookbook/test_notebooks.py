@@ -51,7 +51,7 @@ def check_clean(nb: nbformat.NotebookNode) -> None:
 
 
 def test_there_are_notebooks() -> None:
-    assert len(NOTEBOOKS) == 8
+    assert len(NOTEBOOKS) == 9
 
 
 def test_the_python3_kernel_is_this_interpreter() -> None:
