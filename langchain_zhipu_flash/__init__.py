@@ -1,10 +1,12 @@
-"""LangChain integration for Zhipu AI's GLM chat models, built on ``zhipu_flash``.
+"""LangChain integration for Zhipu AI's GLM models, built on ``zhipu_flash``: the chat model,
+embeddings and a reranker (document compressor), on one key and one transport.
 
 ```python
-from langchain_zhipu_flash import ChatZhipuFlash
+from langchain_zhipu_flash import ChatZhipuFlash, ZhipuFlashEmbeddings, ZhipuFlashRerank
 
 model = ChatZhipuFlash(model="glm-4.7-flash")
 print(model.invoke("Hello").content)
+vector = ZhipuFlashEmbeddings(dimensions=1024).embed_query("Hello")
 ```
 """
 
@@ -37,6 +39,8 @@ from ._errors import (
     ZhipuFlashTimeoutError,
 )
 from .chat_models import ChatZhipuFlash
+from .embeddings import ZhipuFlashEmbeddings
+from .rerank import ZhipuFlashRerank
 
 __all__ = [
     "ChatZhipuFlash",
@@ -46,6 +50,7 @@ __all__ = [
     "ZhipuFlashConnectionError",
     "ZhipuFlashContentFilterError",
     "ZhipuFlashContextOverflowError",
+    "ZhipuFlashEmbeddings",
     "ZhipuFlashError",
     "ZhipuFlashFairUseRestrictionError",
     "ZhipuFlashInternalServerError",
@@ -55,6 +60,7 @@ __all__ = [
     "ZhipuFlashPermissionDeniedError",
     "ZhipuFlashQuotaExceededError",
     "ZhipuFlashRateLimitError",
+    "ZhipuFlashRerank",
     "ZhipuFlashStreamDecodeError",
     "ZhipuFlashStreamInterruptedError",
     "ZhipuFlashTimeoutError",

@@ -396,10 +396,13 @@ def _retrieval_models(out: TextIO) -> None:
         )
     _table(rows, out)
     print("\nRerank models (paid; client.rerank, ZhipuFlashRerank):", file=out)
-    rows = [("model", "documents/request", "characters/text")]
-    for name, rerank in RERANK_MODELS.items():
-        rows.append((name, str(rerank.max_documents), str(rerank.max_chars)))
-    _table(rows, out)
+    _table(
+        [
+            ("model", "documents/request", "characters/text"),
+            *((name, str(r.max_documents), str(r.max_chars)) for name, r in RERANK_MODELS.items()),
+        ],
+        out,
+    )
 
 
 def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:

@@ -1,4 +1,5 @@
-"""The GLM model catalog: what each model can take and do.
+"""The GLM model catalog: what each model can take and do; and, at the end, the embedding and
+rerank models with their limits (:data:`EMBEDDING_MODELS`, :data:`RERANK_MODELS`).
 
 Figures come from docs/glm-api.md §3; each GLM-5 entry names its source in a comment, tagged
 as there: [doc] the vendor docs, [report] third-party catalogs or issue threads, [2nd]

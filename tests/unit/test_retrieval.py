@@ -269,7 +269,9 @@ def test_emulator_batches_sync_and_async_give_the_same_vectors() -> None:
 
         result = asyncio.run(go())
         bodies = server.bodies("embeddings")
-    assert [len(b["input"]) for b in bodies] == [64, 64, 22] * 2
+    sizes = [len(b["input"]) for b in bodies]
+    # Sync batches go in order; async ones run at once and may arrive in any order.
+    assert sizes[:3] == [64, 64, 22] and sorted(sizes[3:]) == [22, 64, 64]
     assert result.vectors == sync.vectors
     assert [item.index for item in result.data] == list(range(150))
     assert all(len(v) == 256 for v in result.vectors)

@@ -1,0 +1,154 @@
+"""The client settings the retrieval classes share with ``ChatZhipuFlash``.
+
+:class:`ClientConfig` holds the same fields, with the same names, aliases and environment
+variables as the chat model (``api_key``, ``base_url``, ``timeout``/``request_timeout``,
+``max_retries``, ``max_concurrency``, ``http_client``, ``async_http_client``) and the same
+:class:`~zhipu_flash.model_clients.ModelClients` cache behind them: clients built at the first
+call, per event loop for async, rebuilt when a setting changes, never copied or pickled.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, cast
+
+import httpx
+from langchain_core.utils import from_env, secret_from_env
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+from typing_extensions import Self
+
+import zhipu_flash as zf
+from zhipu_flash.model_clients import ClientSettings, ModelClients, nearest_name
+
+__all__ = ["ClientConfig"]
+
+
+class ClientConfig(BaseModel):
+    """Client settings and the client cache of one retrieval object (see the module doc)."""
+
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env(list(zf.API_KEY_ENV_VARS), default=None)
+    )
+    """Zhipu API key; read from ``ZHIPUAI_API_KEY`` then ``ZAI_API_KEY`` when not given."""
+    base_url: str | None = Field(default_factory=from_env(zf.BASE_URL_ENV_VAR, default=None))
+    """API base URL ending in ``/api/paas/v4``; ``ZHIPUAI_BASE_URL`` when not given."""
+    timeout: float | httpx.Timeout | None = Field(default=None, alias="request_timeout")
+    """Request timeout in seconds (or an ``httpx.Timeout``)."""
+    max_retries: int = Field(default=2, ge=0)
+    """Retries of a request for retryable failures (by GLM's business code)."""
+    max_concurrency: int | None = Field(default=None, ge=1)
+    """At most this many requests per model in flight; None: no cap (async embedding batches
+    then run at most 4 at once)."""
+    http_client: httpx.Client | None = Field(default=None, exclude=True)
+    """An ``httpx.Client`` to use for sync calls."""
+    async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
+    """An ``httpx.AsyncClient`` to use for async calls (on any event loop, as given)."""
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    # Caches, not state: copies, deep copies and pickles start with none (see ModelClients).
+    _clients: ModelClients = PrivateAttr(default_factory=ModelClients)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _zhipu_refuse_unknown_arguments(cls, values: Any) -> Any:
+        # Pydantic would drop an unknown keyword silently, so ``dimension=256`` would embed at
+        # the default size: unknown names are refused with the nearest valid one.
+        if isinstance(values, Mapping):
+            accepted = _accepted_names(cls)
+            unknown = sorted(str(name) for name in values if name not in accepted)
+            if unknown:
+                hints = []
+                for name in unknown:
+                    near = nearest_name(name, accepted)
+                    hints.append(f"{name!r} (did you mean {near!r}?)" if near else repr(name))
+                raise ValueError(f"{cls.__name__} got unknown argument(s) {', '.join(hints)}.")
+        return values
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _zhipu_timeout_from_dict(cls, value: Any) -> Any:
+        # The serialized form of an httpx.Timeout (model_dump) loads back as one.
+        if isinstance(value, Mapping):
+            return httpx.Timeout(**value)
+        return value
+
+    @field_serializer("timeout")
+    def _serialize_timeout(self, timeout: float | httpx.Timeout | None) -> Any:
+        if isinstance(timeout, httpx.Timeout):
+            return timeout.as_dict()
+        return timeout
+
+    def _client_settings(self) -> ClientSettings:
+        # Derived at every call, so a changed key, URL, timeout or retry count is used by the
+        # next request; model_copy(update=...) does not validate, so the key may be a str.
+        key = cast("Any", self.api_key)
+        secret = key.get_secret_value() if isinstance(key, SecretStr) else key
+        return ClientSettings(
+            api_key=secret or None,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            http_client=self.http_client,
+            async_http_client=self.async_http_client,
+            max_concurrency=self.max_concurrency,
+        )
+
+    def _sync_client(self) -> zf.ZhipuClient:
+        return self._clients.sync_client(self._client_settings())
+
+    def _async_client(self) -> zf.AsyncZhipuClient:
+        # One per running event loop, closed when that loop shuts down.
+        return self._clients.async_client(self._client_settings())
+
+    def close(self) -> None:
+        """Close the sync HTTP client this object made (the process-wide default pool and
+        injected clients stay open). Async clients close with their event loops, or now with
+        :meth:`aclose`."""
+        self._clients.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, and close the running event loop's async client now."""
+        await self._clients.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+@functools.cache
+def _accepted_names(cls: type[BaseModel]) -> frozenset[str]:
+    names = set(cls.model_fields)
+    for field in cls.model_fields.values():
+        if field.alias:
+            names.add(field.alias)
+    return frozenset(names)
