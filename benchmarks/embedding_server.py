@@ -148,6 +148,8 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, st
             await writer.drain()
     except (ConnectionError, asyncio.IncompleteReadError):
         return
+    except asyncio.CancelledError:
+        return  # the server is stopping: its idle keep-alive connections end here
     finally:
         writer.close()
 

@@ -5,6 +5,9 @@ runner process loads only the client it runs.
 
 Every client's stream loop is the same user code: count the chunk, note the first one's time,
 hand the content and reasoning deltas to two callbacks.
+
+The embedding benchmark's clients (:mod:`.embeddings`) are a family of their own, driven by
+``python -m benchmarks.embeddings``.
 """
 
 from __future__ import annotations

@@ -352,3 +352,17 @@ def test_the_key_goes_only_in_the_authorization_header() -> None:
     (request,) = seen
     assert request.headers["authorization"] == f"Bearer {KEY}"
     assert KEY not in request.content.decode() and KEY not in str(request.url)
+
+
+def test_llama_index_serialisation_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Storage contexts and ingestion caches save components with to_dict/to_json and rebuild
+    # them with from_dict/from_json: every setting but the key (read from the environment).
+    monkeypatch.setenv("ZHIPUAI_API_KEY", KEY)
+    emb = ZhipuFlashEmbedding(
+        "embedding-3", dimensions=512, embed_batch_size=32, base_url="http://x", num_workers=2
+    )
+    data = emb.to_dict()
+    assert data["class_name"] == "ZhipuFlashEmbedding" and "api_key" not in data
+    clone = ZhipuFlashEmbedding.from_json(emb.to_json())
+    assert clone.to_dict() == data
+    assert clone.api_key is not None and clone.api_key.get_secret_value() == KEY

@@ -223,3 +223,11 @@ def test_instrumentation_and_callbacks_see_the_rerank(
     ]
     (payload,) = callbacks.ends
     assert [n.node.node_id for n in payload["nodes"]] == [n.node.node_id for n in ranked]
+
+
+def test_llama_index_serialisation_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZHIPUAI_API_KEY", KEY)
+    rerank = ZhipuFlashRerank(top_n=5, truncate=False, base_url="http://x", max_concurrency=2)
+    data = rerank.to_dict()
+    assert data["class_name"] == "ZhipuFlashRerank" and "api_key" not in data
+    assert ZhipuFlashRerank.from_json(rerank.to_json()).to_dict() == data

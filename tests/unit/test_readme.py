@@ -19,8 +19,8 @@ SNIPPETS = re.findall(r"```python\n(.*?)```", README, re.S)
 
 
 def test_readme_has_the_quickstarts_and_the_replay_example() -> None:
-    assert len(SNIPPETS) == 4
-    quickstarts, replay = SNIPPETS[:3], SNIPPETS[3]
+    assert len(SNIPPETS) == 5  # three quickstarts, retrieval, the replay example
+    quickstarts, replay = SNIPPETS[:3], SNIPPETS[-1]
     assert all(len(s.strip().splitlines()) <= 15 for s in quickstarts)
     assert len(replay.strip().splitlines()) <= 12
 
