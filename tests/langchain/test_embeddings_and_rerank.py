@@ -149,7 +149,7 @@ def test_api_errors_are_translated_and_retried_by_code() -> None:
 
 def test_async_batches_respect_max_concurrency() -> None:
     texts = [f"t {i}" for i in range(64 * 5)]
-    with serving_emulator(hold=5, hold_timeout=0.3) as server:
+    with serving_emulator(hold=5, hold_timeout=0.5) as server:
         embeddings = ZhipuFlashEmbeddings(
             base_url=server.base_url, dimensions=256, max_concurrency=2
         )

@@ -229,6 +229,16 @@ def test_a_quota_error_is_not_retried(mode: str) -> None:
     assert len(server.requests) == 2
 
 
+def test_a_timeout_is_retried_then_raised_naming_the_inputs(mode: str) -> None:
+    def stall(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("stalled", request=request)
+
+    server = Server([stall])
+    with pytest.raises(zf.APITimeoutError, match="inputs 0 to 1 of the 2 given"):
+        embed(mode, server, ["a", "b"], client_kwargs={"max_retries": 2})
+    assert len(server.requests) == 3
+
+
 @pytest.mark.parametrize(
     ("content", "match"),
     [
@@ -298,7 +308,7 @@ def test_async_batches_run_concurrently_within_the_cap(
 
     # hold: each request waits until this many are open (or 0.3 s), so a client that would
     # ever have more in flight is caught doing it.
-    with serving_emulator(hold=8, hold_timeout=0.3) as server:
+    with serving_emulator(hold=8, hold_timeout=0.5) as server:
         result = asyncio.run(go(server.base_url))
         peak = server.peak_in_flight
     assert peak == expected_peak
@@ -323,7 +333,7 @@ def test_a_shared_limit_counts_embedding_batches_per_model() -> None:
             await c.embed([f"t {i}" for i in range(64 * 5)], dimensions=256)
         assert limit.in_flight("embedding-3") == 0
 
-    with serving_emulator(hold=5, hold_timeout=0.3) as server:
+    with serving_emulator(hold=5, hold_timeout=0.5) as server:
         asyncio.run(go(server.base_url))
         assert server.peak_in_flight == 3
 
