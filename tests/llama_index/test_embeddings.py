@@ -199,9 +199,10 @@ def test_a_batch_size_set_over_the_limit_later_is_split_by_the_core(
 @pytest.mark.parametrize(("max_concurrency", "peak"), [("default", 4), (2, 2), (None, None)])
 def test_async_batches_in_flight_are_capped(max_concurrency: Any, peak: int | None) -> None:
     # LlamaIndex starts all ten batches at once; the emulator holds each request until ten
-    # are open (or 0.3 s passed), so the peak it sees is what the client allows.
+    # are open (or 0.6 s passed), so the peak it sees is what the client allows.
     kwargs = {} if max_concurrency == "default" else {"max_concurrency": max_concurrency}
-    with serving_emulator(hold=10) as server:
+    # 0.6 s: time for a loaded machine to open every request it is allowed to.
+    with serving_emulator(hold=10, hold_timeout=0.6) as server:
         emb = _emb(server, embed_batch_size=2, **kwargs)
 
         async def run() -> list[list[float]]:
