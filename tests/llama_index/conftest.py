@@ -43,8 +43,7 @@ def mock_embeddings() -> Iterator[None]:
 @pytest.fixture
 def close_default_loop() -> Iterator[None]:
     """LlamaIndex's sync paths run coroutines through ``asyncio_run``, which creates the
-    thread's default event loop and leaves it open; close it as ``asyncio.run`` would, so no
-    ResourceWarning follows."""
+    thread's default event loop and leaves it open; close it so no ResourceWarning follows."""
     yield
     policy = asyncio.get_event_loop_policy()
     with warnings.catch_warnings():
@@ -54,9 +53,5 @@ def close_default_loop() -> Iterator[None]:
         except RuntimeError:
             return
     if not loop.is_running():
-        if not loop.is_closed():
-            # What asyncio.run does before closing: the async clients LlamaIndex's
-            # asyncio_run made in this loop are released with it (zhipu_flash._loops).
-            loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
         policy.set_event_loop(None)
