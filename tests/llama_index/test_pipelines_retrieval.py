@@ -27,6 +27,7 @@ from llama_index.core.schema import MetadataMode
 from glm_emulator.retrieval import embed_text, respond_rerank
 from glm_emulator.server import EmulatorHTTPServer
 from llama_index_zhipu_flash import ZhipuFlash, ZhipuFlashEmbedding, ZhipuFlashRerank
+from tests.llama_index._support import SYNTHESIZERS_STREAM_TOKENS
 
 KEY = "test-id.test-secret"
 DOCS = [
@@ -71,7 +72,9 @@ def settings_embed_model() -> Iterator[None]:
 def _texts(response: Any) -> str:
     if isinstance(response, StreamingResponse):
         tokens = list(response.response_gen)
-        assert len(tokens) > 3  # streamed, not handed over in one piece
+        # streamed, not handed over in one piece (llama-index-core >= 0.14.25 streams a
+        # compact answer token by token; before, in one piece)
+        assert len(tokens) > 3 or not SYNTHESIZERS_STREAM_TOKENS
         return "".join(tokens)
     assert isinstance(response, Response)
     return str(response)
@@ -82,7 +85,7 @@ async def _atext(response: Any) -> str:
     if isinstance(response, Response):
         return str(response)
     tokens = [t async for t in response.async_response_gen()]
-    assert len(tokens) > 3
+    assert len(tokens) > 3 or not SYNTHESIZERS_STREAM_TOKENS  # one piece before 0.14.25
     return "".join(tokens)
 
 

@@ -20,6 +20,7 @@ import pytest
 from llama_index.core import Document, VectorStoreIndex
 
 from llama_index_zhipu_flash import ZhipuFlash, ZhipuFlashEmbedding, ZhipuFlashRerank
+from tests.llama_index._support import SYNTHESIZERS_STREAM_TOKENS
 
 pytestmark = [pytest.mark.vcr, pytest.mark.usefixtures("close_default_loop")]
 
@@ -73,7 +74,7 @@ def test_rag_streams_the_answer_from_the_right_document(vcr: Any) -> None:
     )
     response = engine.query(QUESTION)
     tokens = list(response.response_gen)
-    assert len(tokens) > 3
+    assert len(tokens) > 3 or not SYNTHESIZERS_STREAM_TOKENS  # one piece before 0.14.25
     _check(response, "".join(tokens), vcr)
 
 
@@ -86,7 +87,7 @@ async def test_rag_streams_the_answer_from_the_right_document_async(vcr: Any) ->
     )
     response = await engine.aquery(QUESTION)
     tokens = [t async for t in response.async_response_gen()]
-    assert len(tokens) > 3
+    assert len(tokens) > 3 or not SYNTHESIZERS_STREAM_TOKENS  # one piece before 0.14.25
     for model in (emb, rerank, llm):
         await model.aclose()
     _check(response, "".join(tokens), vcr)
