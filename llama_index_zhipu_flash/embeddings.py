@@ -48,6 +48,8 @@ class ZhipuFlashEmbedding(ClientConfig, BaseEmbedding):
     one request; the async methods run on the core's native async client, one per event loop.
     Bad input is refused before anything is sent: an empty or whitespace-only text, a text
     certainly over the model's per-input token limit, ``dimensions`` the model does not offer.
+    Such errors, and a refused request's "inputs A to B", count within the batch LlamaIndex
+    handed over (``embed_batch_size`` texts), not within your whole list.
 
     Queries and texts are embedded alike (the models take no instruction or input type).
     ``max_concurrency`` (default 4) caps requests in flight across threads, tasks and event

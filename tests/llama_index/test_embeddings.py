@@ -367,3 +367,19 @@ def test_llama_index_serialisation_round_trip(monkeypatch: pytest.MonkeyPatch) -
     clone = ZhipuFlashEmbedding.from_json(emb.to_json())
     assert clone.to_dict() == data
     assert clone.api_key is not None and clone.api_key.get_secret_value() == KEY
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_refused_key_is_a_typed_error_without_the_key(mode: str) -> None:
+    refused = (401, _error_body("1000", "身份验证失败。"))
+    emb = _mocked(Scripted(TEXTS[0], refused))
+
+    def call() -> object:
+        if mode == "sync":
+            return emb.get_query_embedding(TEXTS[0])
+        return asyncio.run(emb.aget_query_embedding(TEXTS[0]))
+
+    with pytest.raises(AuthenticationError) as info:
+        call()
+    assert info.value.code == "1000"
+    assert KEY not in str(info.value) and KEY not in repr(info.value)
