@@ -26,10 +26,6 @@ DEFAULT_EMBEDDING_MODEL = "embedding-3"
 #: does. Four, as the core allows one ``embed()`` call by default.
 DEFAULT_MAX_CONCURRENCY = 4
 
-#: ``embed_batch_size`` for a model whose requests are bounded by tokens, not by a count of
-#: inputs (embedding-2): the core splits each batch further by its token budget.
-_TOKEN_BUDGET_BATCH = 64
-
 # Keywords of other LlamaIndex embedding classes that mean nothing here.
 _KEYWORD_HINTS = {
     "mode": "Zhipu's embedding models have one mode: queries and texts embed alike",
@@ -44,8 +40,9 @@ class ZhipuFlashEmbedding(ClientConfig, BaseEmbedding):
 
     Requests go through zhipu-flash's core client: the same key, typed errors, retries by
     GLM's business code, timeouts and concurrency cap as ``ZhipuFlash``. Each LlamaIndex batch
-    (``embed_batch_size`` texts, at most the model's per-request limit: 64 for embedding-3) is
-    one request; the async methods run on the core's native async client, one per event loop.
+    (``embed_batch_size`` texts, at most the model's per-request limit: 64) is one request, or
+    more on embedding-2, whose 8K-token budget per request the core keeps; the async methods
+    run on the core's native async client, one per event loop.
     Bad input is refused before anything is sent: an empty or whitespace-only text, a text
     certainly over the model's per-input token limit, ``dimensions`` the model does not offer.
     Such errors, and a refused request's "inputs A to B", count within the batch LlamaIndex
@@ -215,6 +212,6 @@ class ZhipuFlashEmbedding(ClientConfig, BaseEmbedding):
 
 
 def _default_batch_size(model: str) -> int:
+    # An unknown model is refused by the validator, naming the known ones.
     info = EMBEDDING_MODELS.get(model)
-    limit = info.max_inputs_per_request if info is not None else None
-    return limit or _TOKEN_BUDGET_BATCH
+    return info.max_inputs_per_request if info is not None else 64

@@ -383,3 +383,15 @@ def test_a_refused_key_is_a_typed_error_without_the_key(mode: str) -> None:
         call()
     assert info.value.code == "1000"
     assert KEY not in str(info.value) and KEY not in repr(info.value)
+
+
+def test_embedding_2_batches_keep_its_token_budget(emulator: EmulatorHTTPServer) -> None:
+    # 64 texts of about 300 bytes: one LlamaIndex batch, but over embedding-2's 8K tokens per
+    # request by the core's upper bound (bytes + 2 per text), so it goes out in several.
+    texts = [f"#{i} " + "leave policy " * 23 for i in range(64)]
+    emb = ZhipuFlashEmbedding("embedding-2", base_url=emulator.base_url, api_key=KEY)
+    vectors = emb.get_text_embedding_batch(texts)
+    bodies = emulator.bodies("embeddings")
+    assert len(bodies) > 1 and sum(_sizes(emulator)) == 64
+    assert all(b["model"] == "embedding-2" and "dimensions" not in b for b in bodies)
+    assert vectors == [embed_text(t, 1024) for t in texts]
