@@ -1,7 +1,8 @@
-"""The client settings the retrieval classes share with ``ChatZhipuFlash``.
+"""The client settings every class of this package shares: ``ChatZhipuFlash``,
+``ZhipuFlashEmbeddings`` and ``ZhipuFlashRerank``.
 
-:class:`ClientConfig` holds the same fields, with the same names, aliases and environment
-variables as the chat model (``api_key``, ``base_url``, ``timeout``/``request_timeout``,
+:class:`ClientConfig` holds the fields, with their names, aliases and environment variables
+(``api_key``, ``base_url``, ``timeout``/``request_timeout``,
 ``max_retries``, ``max_concurrency``, ``http_client``, ``async_http_client``) and the same
 :class:`~zhipu_flash.model_clients.ModelClients` cache behind them: clients built at the first
 call, per event loop for async, rebuilt when a setting changes, never copied or pickled.
@@ -31,11 +32,11 @@ from typing_extensions import Self
 import zhipu_flash as zf
 from zhipu_flash.model_clients import ClientSettings, ModelClients, nearest_name
 
-__all__ = ["ClientConfig"]
+__all__ = ["ClientConfig", "accepted_names", "refuse_unknown"]
 
 
 class ClientConfig(BaseModel):
-    """Client settings and the client cache of one retrieval object (see the module doc)."""
+    """Client settings and the client cache of one model object (see the module doc)."""
 
     api_key: SecretStr | None = Field(
         default_factory=secret_from_env(list(zf.API_KEY_ENV_VARS), default=None)
@@ -46,10 +47,12 @@ class ClientConfig(BaseModel):
     timeout: float | httpx.Timeout | None = Field(default=None, alias="request_timeout")
     """Request timeout in seconds (or an ``httpx.Timeout``)."""
     max_retries: int = Field(default=2, ge=0)
-    """Retries of a request for retryable failures (by GLM's business code)."""
+    """Retries of a request for retryable failures (by GLM's business code); a stream is never
+    retried once its first chunk arrived."""
     max_concurrency: int | None = Field(default=None, ge=1)
-    """At most this many requests per model in flight; None: no cap (async embedding batches
-    then run at most 4 at once)."""
+    """At most this many requests per model in flight from this object and its copies (threads
+    and event loops together); None: no cap (one async embedding call then runs at most 4
+    batches at once)."""
     http_client: httpx.Client | None = Field(default=None, exclude=True)
     """An ``httpx.Client`` to use for sync calls."""
     async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
@@ -66,14 +69,7 @@ class ClientConfig(BaseModel):
         # Pydantic would drop an unknown keyword silently, so ``dimension=256`` would embed at
         # the default size: unknown names are refused with the nearest valid one.
         if isinstance(values, Mapping):
-            accepted = _accepted_names(cls)
-            unknown = sorted(str(name) for name in values if name not in accepted)
-            if unknown:
-                hints = []
-                for name in unknown:
-                    near = nearest_name(name, accepted)
-                    hints.append(f"{name!r} (did you mean {near!r}?)" if near else repr(name))
-                raise ValueError(f"{cls.__name__} got unknown argument(s) {', '.join(hints)}.")
+            refuse_unknown(values, accepted_names(cls), f"{cls.__name__} got")
         return values
 
     @field_validator("timeout", mode="before")
@@ -90,9 +86,19 @@ class ClientConfig(BaseModel):
             return timeout.as_dict()
         return timeout
 
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        # Injected HTTP clients are shared by deep copies, never copied: a pool (its locks
+        # and sockets) is not configuration.
+        memo = {} if memo is None else memo
+        for client in (self.http_client, self.async_http_client):
+            if client is not None:
+                memo.setdefault(id(client), client)
+        return super().__deepcopy__(memo)
+
     def _client_settings(self) -> ClientSettings:
-        # Derived at every call, so a changed key, URL, timeout or retry count is used by the
-        # next request; model_copy(update=...) does not validate, so the key may be a str.
+        # Derived at every call, so a changed key, URL, timeout or retry count (in place or
+        # through model_copy) is used by the next request. model_copy(update=...) does not
+        # validate, so the key may arrive as a plain string.
         key = cast("Any", self.api_key)
         secret = key.get_secret_value() if isinstance(key, SecretStr) else key
         return ClientSettings(
@@ -146,9 +152,28 @@ class ClientConfig(BaseModel):
 
 
 @functools.cache
-def _accepted_names(cls: type[BaseModel]) -> frozenset[str]:
+def accepted_names(cls: type[BaseModel]) -> frozenset[str]:
+    """The keyword arguments ``cls`` takes: its field names and their aliases."""
     names = set(cls.model_fields)
     for field in cls.model_fields.values():
         if field.alias:
             names.add(field.alias)
+        if isinstance(field.validation_alias, str):
+            names.add(field.validation_alias)
     return frozenset(names)
+
+
+def refuse_unknown(
+    given: Mapping[str, Any], accepted: frozenset[str], what: str, advice: str = ""
+) -> None:
+    """Raise ``ValueError`` naming each of ``given``'s keys not in ``accepted``, with the
+    nearest accepted name; ``what`` starts the message and ``advice`` ends it."""
+    unknown = sorted(str(name) for name in given if name not in accepted)
+    if not unknown:
+        return
+    hints = []
+    for name in unknown:
+        near = nearest_name(name, accepted)
+        hints.append(f"{name!r} (did you mean {near!r}?)" if near else repr(name))
+    message = f"{what} unknown argument(s) {', '.join(hints)}."
+    raise ValueError(f"{message} {advice}" if advice else message)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from types import TracebackType
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -25,25 +23,20 @@ from langchain_core.output_parsers.pydantic import PydanticOutputParser
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
-from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
-    SecretStr,
-    field_serializer,
-    field_validator,
     model_validator,
 )
 from typing_extensions import Self
 
 import zhipu_flash as zf
-from zhipu_flash.model_clients import ClientSettings, ModelClients, nearest_name
 from zhipu_flash.types.request import CHAT_PARAMETERS
 
+from ._client_config import ClientConfig, accepted_names, refuse_unknown
 from ._convert import (
     PROVIDER,
     ChunkConverter,
@@ -64,9 +57,13 @@ _IGNORED_KWARGS = frozenset({"stream", "parallel_tool_calls", "strict", "stream_
 _StructuredMethod = Literal["json_mode", "json_schema", "function_calling"]
 #: Every request parameter the core's create()/stream() take; model_kwargs may hold only these.
 REQUEST_PARAMETERS = frozenset(CHAT_PARAMETERS)
+_UNKNOWN_ADVICE = (
+    "Request parameters are the fields listed in ChatZhipuFlash's docstring; put raw API "
+    "fields the core does not name in extra_body={...}."
+)
 
 
-class ChatZhipuFlash(BaseChatModel):
+class ChatZhipuFlash(ClientConfig, BaseChatModel):
     """Zhipu AI GLM chat models (the free ``glm-*-flash`` family and the rest of GLM).
 
     Built on the ``zhipu_flash`` transport: a byte-level SSE decoder, typed errors chosen by
@@ -292,14 +289,11 @@ class ChatZhipuFlash(BaseChatModel):
         ``async with`` release the HTTP clients; injected clients stay open.
     """
 
+    # The client fields (api_key, base_url, timeout, max_retries, max_concurrency, http_client,
+    # async_http_client) and the client cache come from ClientConfig, shared with the
+    # retrieval classes.
     model_name: str = Field(default="glm-4.7-flash", alias="model")
     """The GLM model to call."""
-    api_key: SecretStr | None = Field(
-        default_factory=secret_from_env(list(zf.API_KEY_ENV_VARS), default=None)
-    )
-    """Zhipu API key; read from ``ZHIPUAI_API_KEY`` then ``ZAI_API_KEY`` when not given."""
-    base_url: str | None = Field(default_factory=from_env(zf.BASE_URL_ENV_VAR, default=None))
-    """API base URL ending in ``/api/paas/v4``; ``ZHIPUAI_BASE_URL`` when not given."""
     temperature: float | None = None
     """Sampling temperature in [0, 1]; None keeps the model's own default."""
     top_p: float | None = None
@@ -324,12 +318,6 @@ class ChatZhipuFlash(BaseChatModel):
     """The end user's id (6 to 128 characters)."""
     request_id: str | None = None
     """A request id sent on every call (GLM refuses a reused one: prefer a per-call kwarg)."""
-    timeout: float | httpx.Timeout | None = Field(default=None, alias="request_timeout")
-    """Request timeout in seconds (or an ``httpx.Timeout``)."""
-    max_retries: int = Field(default=2, ge=0)
-    """Retries before the first chunk for retryable failures."""
-    max_concurrency: int | None = Field(default=None, ge=1)
-    """At most this many requests per model in flight; None: no cap."""
     streaming: bool = False
     """Whether ``invoke`` streams internally (and fires token callbacks)."""
     exact_token_count: bool = False
@@ -338,15 +326,8 @@ class ChatZhipuFlash(BaseChatModel):
     """Core request parameters by name, merged over the fields (e.g. ``{"user_id": ...}``)."""
     extra_body: dict[str, Any] | None = None
     """Raw fields merged last into the request body, for API fields the core does not name."""
-    http_client: httpx.Client | None = Field(default=None, exclude=True)
-    """An ``httpx.Client`` to use for sync calls."""
-    async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
-    """An ``httpx.AsyncClient`` to use for async calls (on any event loop, as given)."""
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
-
-    # Caches, not state: copies, deep copies and pickles start with none (see ModelClients).
-    _clients: ModelClients = PrivateAttr(default_factory=ModelClients)
 
     @model_validator(mode="before")
     @classmethod
@@ -355,28 +336,11 @@ class ChatZhipuFlash(BaseChatModel):
         # ``temprature=0`` would silently send the model's default. Unknown names are refused
         # with the nearest valid one; raw API fields have their own place (extra_body).
         if isinstance(values, dict):
-            _refuse_unknown(values, _accepted_names(cls), "ChatZhipuFlash got")
+            refuse_unknown(values, accepted_names(cls), "ChatZhipuFlash got", _UNKNOWN_ADVICE)
             extra = values.get("model_kwargs")
             if isinstance(extra, Mapping):
-                _refuse_unknown(extra, REQUEST_PARAMETERS, "model_kwargs has")
+                refuse_unknown(extra, REQUEST_PARAMETERS, "model_kwargs has", _UNKNOWN_ADVICE)
         return values
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _zhipu_timeout_from_dict(cls, value: Any) -> Any:
-        # The serialized form of an httpx.Timeout (dumpd, model_dump) loads back as one.
-        if isinstance(value, Mapping):
-            return httpx.Timeout(**value)
-        return value
-
-    @field_serializer("timeout")
-    def _serialize_timeout(self, timeout: float | httpx.Timeout | None) -> Any:
-        # An httpx.Timeout has no JSON form of its own; its four numbers are the setting.
-        if isinstance(timeout, httpx.Timeout):
-            return timeout.as_dict()
-        return timeout
-
-    # -- identity ---------------------------------------------------------------------------
 
     @property
     def _llm_type(self) -> str:
@@ -467,72 +431,6 @@ class ChatZhipuFlash(BaseChatModel):
         super().__setattr__(name, value)
         if name in type(self).model_fields:
             self.__dict__.pop("_serialized", None)  # the same cache, after model.x = ...
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        # Injected HTTP clients are shared by deep copies, never copied: a pool (its locks
-        # and sockets) is not configuration.
-        memo = {} if memo is None else memo
-        for client in (self.http_client, self.async_http_client):
-            if client is not None:
-                memo.setdefault(id(client), client)
-        return super().__deepcopy__(memo)
-
-    # -- clients ----------------------------------------------------------------------------
-
-    def _client_settings(self) -> ClientSettings:
-        # Derived at every call, so a changed key, URL, timeout or retry count (in place or
-        # through model_copy) is used by the next request. model_copy(update=...) does not
-        # validate, so the key may arrive as a plain string.
-        key = cast("Any", self.api_key)
-        secret = key.get_secret_value() if isinstance(key, SecretStr) else key
-        return ClientSettings(
-            api_key=secret or None,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            http_client=self.http_client,
-            async_http_client=self.async_http_client,
-            max_concurrency=self.max_concurrency,
-        )
-
-    def _sync_client(self) -> zf.ZhipuClient:
-        return self._clients.sync_client(self._client_settings())
-
-    def _async_client(self) -> zf.AsyncZhipuClient:
-        # One per running event loop, closed when that loop shuts down.
-        return self._clients.async_client(self._client_settings())
-
-    def close(self) -> None:
-        """Close the sync HTTP client this model made (the process-wide default pool and
-        injected clients stay open). Async clients close with their event loops, or now with
-        :meth:`aclose`."""
-        self._clients.close()
-
-    async def aclose(self) -> None:
-        """:meth:`close`, and close the running event loop's async client now."""
-        await self._clients.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -873,29 +771,3 @@ def _add_usage(total: dict[str, Any], more: Mapping[str, Any]) -> dict[str, Any]
         elif isinstance(value, int) and not isinstance(value, bool):
             out[key] = out.get(key, 0) + value
     return out
-
-
-@functools.cache
-def _accepted_names(cls: type[BaseModel]) -> frozenset[str]:
-    names = set(cls.model_fields)
-    for field in cls.model_fields.values():
-        if field.alias:
-            names.add(field.alias)
-        if isinstance(field.validation_alias, str):
-            names.add(field.validation_alias)
-    return frozenset(names)
-
-
-def _refuse_unknown(given: Mapping[str, Any], accepted: frozenset[str], what: str) -> None:
-    unknown = sorted(str(name) for name in given if name not in accepted)
-    if not unknown:
-        return
-    hints = []
-    for name in unknown:
-        near = nearest_name(name, accepted)
-        hints.append(f"{name!r} (did you mean {near!r}?)" if near else repr(name))
-    raise ValueError(
-        f"{what} unknown argument(s) {', '.join(hints)}. Request parameters are the fields "
-        "listed in ChatZhipuFlash's docstring; put raw API fields the core does not name in "
-        "extra_body={...}."
-    )

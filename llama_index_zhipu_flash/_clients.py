@@ -5,7 +5,7 @@
 built from them (:class:`~zhipu_flash.model_clients.ModelClients`): a component constructs
 without a key or a network, changed settings reach the next call, async clients are one per
 event loop, and copies and pickles start with an empty cache. ``ZhipuFlashEmbedding`` and
-``ZhipuFlashRerank`` inherit it; ``ZhipuFlash`` declares the same fields with its own words.
+``ZhipuFlashRerank`` and ``ZhipuFlash`` inherit it.
 
 :class:`Injected` holds the clients a caller passed in, and :func:`refuse_unknown_keywords`
 turns a misspelt keyword into a ``TypeError`` naming the nearest valid one.
@@ -153,7 +153,10 @@ class ClientConfig(BaseModel):
     max_retries: int = Field(
         default=2,
         ge=0,
-        description="Retries of a failed request whose error code is retryable (e.g. 1302, 1305).",
+        description=(
+            "Retries of a failed request whose error code is retryable (e.g. 1302, 1305); a "
+            "stream is never retried once its first chunk arrived."
+        ),
     )
     max_concurrency: int | None = Field(
         default=None,

@@ -19,7 +19,7 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, model_validator
+from llama_index.core.bridge.pydantic import Field, SecretStr, model_validator
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
@@ -31,10 +31,9 @@ from zhipu_flash import (
     api_key_from_env,
     get_model_info,
 )
-from zhipu_flash.model_clients import ClientSettings, ModelClients
 from zhipu_flash.types.request import CHAT_PARAMETERS
 
-from ._clients import Injected, refuse_unknown_keywords, resolve_base_url
+from ._clients import ClientConfig, refuse_unknown_keywords, resolve_base_url
 from .utils import (
     ChatResponseBuilder,
     chat_to_completion_response,
@@ -65,7 +64,7 @@ _KEYWORD_HINTS = {
 }
 
 
-class ZhipuFlash(FunctionCallingLLM):
+class ZhipuFlash(ClientConfig, FunctionCallingLLM):
     """Zhipu AI's GLM chat models (open.bigmodel.cn / api.z.ai), streaming natively.
 
     Reasoning: streamed responses carry it in a ``ThinkingBlock``, per chunk in
@@ -138,23 +137,6 @@ class ZhipuFlash(FunctionCallingLLM):
         default=DEFAULT_MODEL,
         description="The GLM model id, e.g. glm-4.7-flash, glm-4.6v-flash, glm-4-flash-250414.",
     )
-    api_key: SecretStr | None = Field(
-        default=None,
-        exclude=True,
-        repr=False,
-        description=(
-            "The Zhipu API key. Defaults to ZHIPUAI_API_KEY, then ZAI_API_KEY. Never "
-            "serialised; a missing key is reported at the first call."
-        ),
-    )
-    base_url: str | None = Field(
-        default=None,
-        description=(
-            "API base URL ending in /api/paas/v4 (api_base is accepted as another name). "
-            "Defaults to ZHIPUAI_BASE_URL, then https://open.bigmodel.cn/api/paas/v4 (use "
-            "https://api.z.ai/api/paas/v4 for z.ai)."
-        ),
-    )
     temperature: float | None = Field(
         default=None,
         ge=0.0,
@@ -213,24 +195,6 @@ class ZhipuFlash(FunctionCallingLLM):
     tool_stream: bool | None = Field(
         default=None, description="Stream tool-call arguments in fragments (GLM-4.6 and later)."
     )
-    timeout: float | None = Field(
-        default=None,
-        gt=0,
-        description="Request timeout in seconds; unset means 10 s to connect and 300 s per read.",
-    )
-    max_retries: int = Field(
-        default=2,
-        ge=0,
-        description="Retries of retryable failures before the first chunk (never after it).",
-    )
-    max_concurrency: int | None = Field(
-        default=None,
-        gt=0,
-        description=(
-            "At most this many requests of this LLM in flight (threads, tasks and event loops "
-            "together); more wait for a slot instead of meeting GLM's 1302 limit."
-        ),
-    )
     context_window: int | None = Field(
         default=None,
         gt=0,
@@ -242,9 +206,6 @@ class ZhipuFlash(FunctionCallingLLM):
             "Extra request parameters sent with every call (e.g. response_format, extra_body)."
         ),
     )
-
-    _clients: ModelClients = PrivateAttr(default_factory=ModelClients)
-    _injected: Injected = PrivateAttr(default_factory=Injected)
 
     def __init__(
         self,
@@ -306,7 +267,7 @@ class ZhipuFlash(FunctionCallingLLM):
             callback_manager=callback_manager,
             **kwargs,
         )
-        self._injected = Injected(http_client, async_http_client, client, async_client)
+        self._inject(http_client, async_http_client, client, async_client)
 
     @model_validator(mode="after")
     def _check_max_tokens_fits_the_window(self) -> ZhipuFlash:
@@ -338,45 +299,6 @@ class ZhipuFlash(FunctionCallingLLM):
             model_name=self.model,
             system_role=MessageRole.SYSTEM,
         )
-
-    # -- clients -------------------------------------------------------------------------
-
-    def _client_settings(self) -> ClientSettings:
-        # Built per call from the current fields: a changed field means another cached client.
-        key = self.api_key
-        # A plain str when assigned after construction (fields are not re-validated).
-        return ClientSettings(
-            api_key=key.get_secret_value() if isinstance(key, SecretStr) else key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            http_client=self._injected.http_client,
-            async_http_client=self._injected.async_http_client,
-            max_concurrency=self.max_concurrency,
-        )
-
-    def _sync_client(self) -> ZhipuClient:
-        injected = self._injected.client
-        return (
-            injected if injected is not None else self._clients.sync_client(self._client_settings())
-        )
-
-    def _async_client(self) -> AsyncZhipuClient:
-        """The async client for the running event loop (call it from a coroutine)."""
-        injected = self._injected.async_client
-        if injected is not None:
-            return injected
-        return self._clients.async_client(self._client_settings())
-
-    def close(self) -> None:
-        """Release the sync clients this LLM built (the shared default pool and injected
-        clients stay open; async pools close with their event loops)."""
-        self._clients.close()
-
-    async def aclose(self) -> None:
-        """:meth:`close`, and close this LLM's async connection pool of the running loop now
-        (injected clients stay open)."""
-        await self._clients.aclose()
 
     # -- requests ------------------------------------------------------------------------
 

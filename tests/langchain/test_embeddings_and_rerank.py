@@ -174,6 +174,24 @@ def test_copies_and_pickles_carry_no_clients_and_use_new_settings() -> None:
             model.close()
 
 
+def test_deep_copies_share_injected_http_clients() -> None:
+    # A pool (its locks and sockets) is not configuration: a deep copy (LangChain makes them,
+    # e.g. with_config on some paths) uses the caller's clients, as ChatZhipuFlash does.
+    with serving_emulator() as server, httpx.Client() as sync_http:
+        async_http = httpx.AsyncClient()
+        embeddings = ZhipuFlashEmbeddings(
+            base_url=server.base_url,
+            dimensions=256,
+            http_client=sync_http,
+            async_http_client=async_http,
+        )
+        clone = copy.deepcopy(embeddings)
+        assert clone.http_client is sync_http
+        assert clone.async_http_client is async_http
+        assert clone.embed_query("c") == embeddings.embed_query("c")
+        asyncio.run(async_http.aclose())
+
+
 # --- ZhipuFlashRerank ----------------------------------------------------------------------
 
 
