@@ -8,8 +8,7 @@ from langchain_core.embeddings import Embeddings
 from pydantic import model_validator
 from typing_extensions import Self
 
-from zhipu_flash.model_clients import nearest_name
-from zhipu_flash.models import EMBEDDING_MODELS
+from zhipu_flash.models import embedding_model_info
 
 from ._client_config import ClientConfig
 from ._errors import translate_errors
@@ -99,20 +98,9 @@ class ZhipuFlashEmbeddings(ClientConfig, Embeddings):
 
     @model_validator(mode="after")
     def _zhipu_check_model(self) -> Self:
-        # Said at construction, not at the first call of a long ingestion job.
-        info = EMBEDDING_MODELS.get(self.model.strip().lower())
-        if info is None:
-            near = nearest_name(self.model, EMBEDDING_MODELS)
-            hint = f" Did you mean {near!r}?" if near else ""
-            raise ValueError(
-                f"Unknown embedding model {self.model!r}.{hint} The embedding models are "
-                f"{', '.join(EMBEDDING_MODELS)}."
-            )
-        if self.dimensions is not None and self.dimensions not in info.dimensions:
-            allowed = ", ".join(str(d) for d in info.dimensions)
-            raise ValueError(
-                f"dimensions={self.dimensions} is not available on {info.name}: it takes {allowed}."
-            )
+        # Said at construction, not at the first call of a long ingestion job; the core's
+        # check (InvalidRequestInputError is a ValueError, so pydantic reports it).
+        embedding_model_info(self.model, self.dimensions)
         return self
 
     def _params(self) -> dict[str, Any]:

@@ -9,8 +9,7 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import Field, model_validator
 from typing_extensions import Self
 
-from zhipu_flash.model_clients import nearest_name
-from zhipu_flash.models import RERANK_MODELS
+from zhipu_flash.models import rerank_model_info
 from zhipu_flash.types import RerankResponse
 
 from ._client_config import ClientConfig
@@ -73,13 +72,7 @@ class ZhipuFlashRerank(ClientConfig, BaseDocumentCompressor):
 
     @model_validator(mode="after")
     def _zhipu_check_model(self) -> Self:
-        if self.model.strip().lower() not in RERANK_MODELS:
-            near = nearest_name(self.model, RERANK_MODELS)
-            hint = f" Did you mean {near!r}?" if near else ""
-            raise ValueError(
-                f"Unknown rerank model {self.model!r}.{hint} The rerank models are "
-                f"{', '.join(RERANK_MODELS)}."
-            )
+        rerank_model_info(self.model)  # at construction, where the mistake is
         return self
 
     def _top_n(self, documents: Sequence[Document]) -> int | None:

@@ -11,8 +11,7 @@ from llama_index.core.bridge.pydantic import Field, SecretStr, model_validator
 from llama_index.core.callbacks import CallbackManager
 
 from zhipu_flash import AsyncZhipuClient, ZhipuClient
-from zhipu_flash.model_clients import nearest_name
-from zhipu_flash.models import EMBEDDING_MODELS
+from zhipu_flash.models import embedding_model_info
 
 from ._clients import ClientConfig, refuse_unknown_keywords, resolve_base_url
 
@@ -150,20 +149,7 @@ class ZhipuFlashEmbedding(ClientConfig, BaseEmbedding):
     def _check_embedding_model_settings(self) -> ZhipuFlashEmbedding:
         # At construction, where the mistake is, rather than at the first index build. The
         # core checks the same before each request (settings may change after construction).
-        info = EMBEDDING_MODELS.get(self.model_name)
-        if info is None:
-            near = nearest_name(self.model_name, list(EMBEDDING_MODELS))
-            raise ValueError(
-                f"Unknown embedding model {self.model_name!r}"
-                + (f"; did you mean {near!r}?" if near else "")
-                + f" Zhipu's embedding models: {', '.join(EMBEDDING_MODELS)}."
-            )
-        if self.dimensions is not None and self.dimensions not in info.dimensions:
-            allowed = ", ".join(map(str, info.dimensions))
-            raise ValueError(
-                f"{info.name} does not take dimensions={self.dimensions}; allowed: {allowed} "
-                "(or leave it unset for the model's default)."
-            )
+        info = embedding_model_info(self.model_name, self.dimensions)
         limit = info.max_inputs_per_request
         if limit is not None and self.embed_batch_size > limit:
             raise ValueError(
@@ -212,6 +198,6 @@ class ZhipuFlashEmbedding(ClientConfig, BaseEmbedding):
 
 
 def _default_batch_size(model: str) -> int:
-    # An unknown model is refused by the validator, naming the known ones.
-    info = EMBEDDING_MODELS.get(model)
-    return info.max_inputs_per_request if info is not None else 64
+    # The model's own per-request count; an unknown model is refused here already, naming
+    # the nearest known one.
+    return embedding_model_info(model).max_inputs_per_request

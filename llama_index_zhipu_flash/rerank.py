@@ -17,8 +17,7 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from llama_index_instrumentation import get_dispatcher
 
 from zhipu_flash import AsyncZhipuClient, ZhipuClient
-from zhipu_flash.model_clients import nearest_name
-from zhipu_flash.models import RERANK_MODELS
+from zhipu_flash.models import rerank_model_info
 from zhipu_flash.types import RerankResponse
 
 from ._clients import ClientConfig, refuse_unknown_keywords, resolve_base_url
@@ -120,13 +119,7 @@ class ZhipuFlashRerank(ClientConfig, BaseNodePostprocessor):
     @model_validator(mode="after")
     def _check_rerank_model(self) -> ZhipuFlashRerank:
         # At construction, where the mistake is; the core refuses the same at each call.
-        if self.model not in RERANK_MODELS:
-            near = nearest_name(self.model, list(RERANK_MODELS))
-            raise ValueError(
-                f"Unknown rerank model {self.model!r}"
-                + (f"; did you mean {near!r}?" if near else "")
-                + f" Zhipu's rerank models: {', '.join(RERANK_MODELS)}."
-            )
+        rerank_model_info(self.model)
         return self
 
     @classmethod
@@ -139,10 +132,7 @@ class ZhipuFlashRerank(ClientConfig, BaseNodePostprocessor):
         texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
         if not self.truncate:
             return texts  # the core refuses a text over the limit, naming its index
-        info = RERANK_MODELS.get(self.model)
-        if info is None:
-            return texts  # a model set after construction: the core refuses it by name
-        limit = info.max_chars
+        limit = rerank_model_info(self.model).max_chars  # refuses a model set since, by name
         for i, text in enumerate(texts):
             if len(text) > limit:
                 logger.debug("Node %d has %d characters; sent its first %d.", i, len(text), limit)

@@ -20,7 +20,6 @@ only certain violations are refused (docs/glm-api.md §10.1):
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -30,7 +29,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from ._exceptions import APIConnectionError, InvalidRequestInputError, ZhipuError, error_from_body
-from .models import EMBEDDING_MODELS, RERANK_MODELS, EmbeddingModelInfo, RerankModelInfo
+from .models import (
+    EmbeddingModelInfo,
+    RerankModelInfo,
+    embedding_model_info,
+    rerank_model_info,
+)
 from .types import Embedding, EmbeddingsResponse, RerankResponse, Usage
 
 __all__ = [
@@ -65,25 +69,6 @@ def max_tokens(text: str) -> int:
 def _dumps(body: Mapping[str, Any]) -> bytes:
     # Compact, deterministic bytes, as for chat: cassettes match on the body.
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _unknown_model(kind: str, name: Any, known: Mapping[str, Any]) -> InvalidRequestInputError:
-    names = ", ".join(repr(n) for n in known)
-    hint = ""
-    if isinstance(name, str):
-        close = difflib.get_close_matches(name.strip().lower(), list(known), n=1, cutoff=0.5)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-    return InvalidRequestInputError(
-        f"Unknown {kind} model {name!r}.{hint} The {kind} models are {names} "
-        "(zhipu_flash.models lists their limits)."
-    )
-
-
-def _lookup(kind: str, name: Any, known: Mapping[str, Any]) -> Any:
-    info = known.get(name.strip().lower()) if isinstance(name, str) else None
-    if info is None:
-        raise _unknown_model(kind, name, known)
-    return info
 
 
 def _check_user_id(user_id: str | None) -> None:
@@ -189,15 +174,7 @@ def plan_embeddings(
 ) -> EmbeddingPlan:
     """Check an embedding call and split it into requests; raises
     :class:`~zhipu_flash.InvalidRequestInputError` for input GLM would refuse."""
-    info: EmbeddingModelInfo = _lookup("embedding", model, EMBEDDING_MODELS)
-    if dimensions is not None and (
-        isinstance(dimensions, bool) or dimensions not in info.dimensions
-    ):
-        allowed = ", ".join(str(d) for d in info.dimensions)
-        raise InvalidRequestInputError(
-            f"dimensions={dimensions!r} is not available on {info.name}: it takes {allowed} "
-            f"(default {info.default_dimensions})."
-        )
+    info = embedding_model_info(model, dimensions)
     _check_user_id(user_id)
     texts = _texts(input)
     for i, text in enumerate(texts):
@@ -271,7 +248,7 @@ def rerank_request(
     default scores are normalised, ``return_raw_scores`` exists), so scores from separate
     calls could not be ranked together (docs/glm-api.md §10.2).
     """
-    info: RerankModelInfo = _lookup("rerank", model, RERANK_MODELS)
+    info = rerank_model_info(model)
     if not isinstance(query, str) or not query.strip():
         raise InvalidRequestInputError("query must be a non-empty string.")
     if len(query) > info.max_chars:

@@ -27,10 +27,13 @@ model, so nothing here is verified live; the flag stays opt-in everywhere.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
+
+from ._exceptions import InvalidRequestInputError
 
 __all__ = [
     "EMBEDDING_MODELS",
@@ -42,7 +45,9 @@ __all__ = [
     "RerankModelInfo",
     "ThinkingMode",
     "ToolStreamSupport",
+    "embedding_model_info",
     "get_model_info",
+    "rerank_model_info",
 ]
 
 ThinkingMode = Literal["toggle", "forced", "none"]
@@ -421,3 +426,53 @@ RERANK_MODELS: Mapping[str, RerankModelInfo] = MappingProxyType(
         ),
     }
 )
+
+
+def embedding_model_info(name: str, dimensions: int | None = None) -> EmbeddingModelInfo:
+    """The catalog entry of embedding model ``name`` (any case), with ``dimensions`` checked
+    against it.
+
+    The one check behind ``ZhipuClient.embed`` and both adapters' embedding classes (which
+    call it at construction, where the mistake is).
+
+    Raises:
+        InvalidRequestInputError: An unknown model (naming the nearest one), or
+            ``dimensions`` the model does not take (listing those it takes).
+    """
+    info: EmbeddingModelInfo = _lookup("embedding", name, EMBEDDING_MODELS)
+    if dimensions is not None and (
+        isinstance(dimensions, bool) or dimensions not in info.dimensions
+    ):
+        allowed = ", ".join(str(d) for d in info.dimensions)
+        raise InvalidRequestInputError(
+            f"dimensions={dimensions!r} is not available on {info.name}: it takes {allowed} "
+            f"(default {info.default_dimensions})."
+        )
+    return info
+
+
+def rerank_model_info(name: str) -> RerankModelInfo:
+    """The catalog entry of rerank model ``name`` (any case).
+
+    Raises:
+        InvalidRequestInputError: An unknown model, naming the nearest one.
+    """
+    info: RerankModelInfo = _lookup("rerank", name, RERANK_MODELS)
+    return info
+
+
+def _lookup(kind: str, name: Any, known: Mapping[str, Any]) -> Any:
+    # Unlike chat models (sent as given), an unknown retrieval model is refused: its batch
+    # size and limits come from this catalog.
+    info = known.get(name.strip().lower()) if isinstance(name, str) else None
+    if info is not None:
+        return info
+    hint = ""
+    if isinstance(name, str):
+        close = difflib.get_close_matches(name.strip().lower(), list(known), n=1, cutoff=0.5)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+    names = ", ".join(repr(n) for n in known)
+    raise InvalidRequestInputError(
+        f"Unknown {kind} model {name!r}.{hint} The {kind} models are {names} "
+        "(zhipu_flash.models lists their limits)."
+    )

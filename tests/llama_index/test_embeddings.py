@@ -60,7 +60,7 @@ def test_defaults_follow_the_catalog() -> None:
     [
         ({"model_name": "embeding-3"}, ValueError, r"Unknown embedding model.*'embedding-3'"),
         ({"dimensions": 300}, ValueError, r"dimensions=300.*256, 512, 1024, 2048"),
-        ({"model_name": "embedding-2", "dimensions": 512}, ValueError, r"allowed: 1024"),
+        ({"model_name": "embedding-2", "dimensions": 512}, ValueError, r"512.*takes 1024"),
         ({"embed_batch_size": 65}, ValueError, r"embed_batch_size=65.*limit of 64"),
         ({"model": "embedding-2", "model_name": "embedding-3"}, ValueError, "disagree"),
         ({"base_url": "http://a", "api_base": "http://b"}, ValueError, "disagree"),
@@ -119,6 +119,17 @@ def test_changed_settings_reach_the_next_call(
     assert other_emulator.bodies("embeddings") == [
         {"model": "embedding-3", "input": ["two"], "dimensions": 512}
     ]
+
+
+def test_model_names_are_taken_in_any_case_like_the_core_and_langchain(
+    emulator: EmulatorHTTPServer,
+) -> None:
+    # One catalog check (zhipu_flash.models.embedding_model_info) behind the core and both
+    # adapters: a name the core takes is not refused here.
+    emb = _emb(emulator, model_name="Embedding-3")
+    assert emb.embed_batch_size == 64
+    assert len(emb.get_text_embedding("one")) == 256
+    assert emulator.bodies("embeddings")[0]["model"] == "embedding-3"
 
 
 # -- what goes on the wire, sync and async ---------------------------------------------------
