@@ -39,6 +39,7 @@ __all__ = [
     "EmulatedResponse",
     "check_authorization",
     "error_response",
+    "json_object",
     "respond",
     "respond_bytes",
     "respond_tokenizer",
@@ -242,13 +243,7 @@ def respond_tokenizer(body: dict[str, Any]) -> EmulatedResponse:
     tools, counted as :func:`respond` counts a prompt (a crude, deterministic count: NOT what
     GLM's tokenizer would say). The body's keys are alphabetical, like the docs' example."""
     try:
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise _Rejected(400, "1210", _MSG_1210 + "model must be a non-empty string.")
-        if model not in KNOWN_MODELS:
-            raise _Rejected(400, "1211", _MSG_1211)
-        _validate_messages(body.get("messages"), model)
-        _validate_tools(body.get("tools"))
+        _validate_prompt(body)
     except _Rejected as rejected:
         return error_response(rejected.status, rejected.code, rejected.message)
     tools = list(body.get("tools") or [])
@@ -266,15 +261,24 @@ def respond_tokenizer(body: dict[str, Any]) -> EmulatedResponse:
     return EmulatedResponse(200, _headers(_JSON_TYPE), body=result)
 
 
-def respond_bytes(raw: bytes, *, tokenizer: bool = False) -> EmulatedResponse:
-    """:func:`respond` (or, with ``tokenizer``, :func:`respond_tokenizer`) for a raw request
-    body; a body that is not a JSON object gets 1210."""
+def json_object(raw: bytes) -> dict[str, Any] | EmulatedResponse:
+    """A raw request body as the JSON object every endpoint takes, or the 1210 answer GLM
+    gives a body that is not one."""
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return error_response(400, "1210", _MSG_1210 + "The request body is not valid JSON.")
     if not isinstance(body, dict):
         return error_response(400, "1210", _MSG_1210 + "The request body must be a JSON object.")
+    return body
+
+
+def respond_bytes(raw: bytes, *, tokenizer: bool = False) -> EmulatedResponse:
+    """:func:`respond` (or, with ``tokenizer``, :func:`respond_tokenizer`) for a raw request
+    body; a body that is not a JSON object gets 1210."""
+    body = json_object(raw)
+    if isinstance(body, EmulatedResponse):
+        return body
     return respond_tokenizer(body) if tokenizer else respond(body)
 
 
@@ -296,8 +300,8 @@ def error_response(status: int, code: str, message: str) -> EmulatedResponse:
 # --- validation ----------------------------------------------------------------------------
 
 
-def _validate(body: dict[str, Any]) -> None:
-    """Raise :class:`_Rejected` for anything the real API refuses (docs/glm-api.md §4, §8)."""
+def _validate_prompt(body: dict[str, Any]) -> str:
+    """Check what chat and the tokenizer both take (model, messages, tools); the model."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise _Rejected(400, "1210", _MSG_1210 + "model must be a non-empty string.")
@@ -305,6 +309,12 @@ def _validate(body: dict[str, Any]) -> None:
         raise _Rejected(400, "1211", _MSG_1211)
     _validate_messages(body.get("messages"), model)
     _validate_tools(body.get("tools"))
+    return model
+
+
+def _validate(body: dict[str, Any]) -> None:
+    """Raise :class:`_Rejected` for anything the real API refuses (docs/glm-api.md §4, §8)."""
+    model = _validate_prompt(body)
     tool_choice = body.get("tool_choice")
     if tool_choice is not None and tool_choice != "auto":
         raise _Rejected(400, "1210", _MSG_1210 + 'tool_choice only supports "auto".')

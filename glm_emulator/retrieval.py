@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import _prompt
-from .logic import EMULATOR_HEADER, EmulatedResponse, error_response
+from .logic import EMULATOR_HEADER, EmulatedResponse, error_response, json_object
 
 __all__ = ["embed_text", "respond_embeddings", "respond_rerank", "respond_retrieval_bytes"]
 
@@ -253,10 +253,7 @@ def _check_rerank(body: dict[str, Any]) -> tuple[str, list[str], int]:
 def respond_retrieval_bytes(raw: bytes, endpoint: str) -> EmulatedResponse:
     """:func:`respond_embeddings` (``endpoint="embeddings"``) or :func:`respond_rerank`
     (``"rerank"``) for a raw request body; a body that is not a JSON object gets 1210."""
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return error_response(400, "1210", _MSG_1210 + "The request body is not valid JSON.")
-    if not isinstance(body, dict):
-        return error_response(400, "1210", _MSG_1210 + "The request body must be a JSON object.")
+    body = json_object(raw)
+    if isinstance(body, EmulatedResponse):
+        return body
     return respond_embeddings(body) if endpoint == "embeddings" else respond_rerank(body)

@@ -1,5 +1,5 @@
 """Helpers for the LlamaIndex adapter tests: SSE bodies, a recording MockTransport, a
-byte stream that reports whether it was closed."""
+byte stream that reports whether it was closed, the agent tests' tools and warning filters."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from importlib.metadata import version
 from typing import Any
 
 import httpx
+import pytest
+from llama_index.core.tools import FunctionTool
 
 from glm_emulator import frames
 from llama_index_zhipu_flash import ZhipuFlash
@@ -122,3 +124,29 @@ class TrackedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         self.closed = True
+
+
+#: Warnings of LlamaIndex's agent machinery, not ours to fix: the workflows package reads
+#: model_computed_fields on an instance (inspect.getmembers), deprecated since pydantic 2.11;
+#: a second run on one Context snapshots its state and skips the memory ("This is expected",
+#: in the workflows package's words); ReActAgent's own step calls ctx.is_running, deprecated
+#: inside steps.
+AGENT_WARNING_FILTERS = [
+    pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince211"),
+    pytest.mark.filterwarnings("ignore::workflows.context.state_store.UnserializableKeyWarning"),
+    pytest.mark.filterwarnings("ignore:is_running called from within a step:DeprecationWarning"),
+]
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers and return the sum."""
+    return a + b
+
+
+def multiply(a: int, b: int) -> int:
+    """Multiply two integers and return the product."""
+    return a * b
+
+
+#: The agent tests' tools (their names and docstrings are in the recorded requests).
+TOOLS = [FunctionTool.from_defaults(add), FunctionTool.from_defaults(multiply)]

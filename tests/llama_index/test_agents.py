@@ -22,36 +22,13 @@ from llama_index.core.agent.workflow import (
 )
 from llama_index.core.memory import ChatMemoryBuffer
 from llama_index.core.prompts import PromptTemplate
-from llama_index.core.tools import FunctionTool
 from llama_index.core.workflow import Context
 from pydantic import BaseModel, Field
 
 from llama_index_zhipu_flash import ZhipuFlash
+from tests.llama_index._support import AGENT_WARNING_FILTERS, TOOLS
 
-pytestmark = [
-    pytest.mark.vcr,
-    # The workflows package behind LlamaIndex's agents reads model_computed_fields on an
-    # instance (inspect.getmembers), deprecated since pydantic 2.11; not ours to fix.
-    pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince211"),
-    # A second run on one Context snapshots its state; the workflows package warns that the
-    # agent memory is skipped, "This is expected" in its own words.
-    pytest.mark.filterwarnings("ignore::workflows.context.state_store.UnserializableKeyWarning"),
-    # ReActAgent's own step calls ctx.is_running, deprecated inside steps by workflows.
-    pytest.mark.filterwarnings("ignore:is_running called from within a step:DeprecationWarning"),
-]
-
-
-def add(a: int, b: int) -> int:
-    """Add two integers and return the sum."""
-    return a + b
-
-
-def multiply(a: int, b: int) -> int:
-    """Multiply two integers and return the product."""
-    return a * b
-
-
-TOOLS = [FunctionTool.from_defaults(add), FunctionTool.from_defaults(multiply)]
+pytestmark = [pytest.mark.vcr, *AGENT_WARNING_FILTERS]
 
 
 def _llm() -> ZhipuFlash:

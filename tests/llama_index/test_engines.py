@@ -3,9 +3,6 @@ only, never the reasoning."""
 
 from __future__ import annotations
 
-import asyncio
-import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,23 +26,6 @@ ANSWERS = [
 
 
 @pytest.fixture
-def _close_default_loop() -> Iterator[None]:
-    """LlamaIndex's sync paths run coroutines through ``asyncio_run``, which creates the
-    thread's default event loop and leaves it open; close it so no ResourceWarning follows."""
-    yield
-    policy = asyncio.get_event_loop_policy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            loop = policy.get_event_loop()
-        except RuntimeError:
-            return
-    if not loop.is_running():
-        loop.close()
-        policy.set_event_loop(None)
-
-
-@pytest.fixture
 def index() -> VectorStoreIndex:
     return VectorStoreIndex.from_documents(DOCS, embed_model=MockEmbedding(embed_dim=8))
 
@@ -56,7 +36,7 @@ def _by_turn(body: dict[str, Any]) -> bytes:
     return answer(ANSWERS[min(turns, len(ANSWERS)) - 1], reasoning=REASONING)
 
 
-@pytest.mark.usefixtures("_close_default_loop")
+@pytest.mark.usefixtures("close_default_loop")
 def test_streaming_query_engine_yields_the_answer_only(index: VectorStoreIndex) -> None:
     recorder = Recorder(answer(ANSWERS[0], reasoning=REASONING))
     engine = index.as_query_engine(streaming=True, llm=make_llm(recorder))
@@ -104,7 +84,7 @@ def _check_requests(bodies: list[dict[str, Any]]) -> None:
     assert "SECRET" not in str(bodies)  # and no reasoning was echoed
 
 
-@pytest.mark.usefixtures("_close_default_loop")
+@pytest.mark.usefixtures("close_default_loop")
 def test_context_chat_engine_streams_answers_and_memory_holds_answers_only(
     index: VectorStoreIndex,
 ) -> None:

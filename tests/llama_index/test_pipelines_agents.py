@@ -26,34 +26,14 @@ from llama_index.core.workflow import Context
 
 from glm_emulator.server import EmulatorHTTPServer, serving_emulator
 from llama_index_zhipu_flash import ZhipuFlash
+from tests.llama_index._support import AGENT_WARNING_FILTERS, TOOLS, add
 
-pytestmark = [
-    # The workflows package behind the agents reads model_computed_fields on an instance,
-    # deprecated since pydantic 2.11; not ours to fix.
-    pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince211"),
-    # A second run on one Context snapshots its state and skips the memory ("This is
-    # expected", in the workflows package's words).
-    pytest.mark.filterwarnings("ignore::workflows.context.state_store.UnserializableKeyWarning"),
-    pytest.mark.filterwarnings("ignore:is_running called from within a step:DeprecationWarning"),
-]
-
-
-def add(a: int, b: int) -> int:
-    """Add two integers and return the sum."""
-    return a + b
-
-
-def multiply(a: int, b: int) -> int:
-    """Multiply two integers and return the product."""
-    return a * b
+pytestmark = AGENT_WARNING_FILTERS
 
 
 def save_note(text: str) -> str:
     """Save a note with the given text."""
     return "saved"
-
-
-TOOLS = [FunctionTool.from_defaults(add), FunctionTool.from_defaults(multiply)]
 
 
 def _memory() -> ChatMemoryBuffer:
