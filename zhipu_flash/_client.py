@@ -38,6 +38,7 @@ from ._exceptions import (
     error_from_body,
     error_from_response,
 )
+from ._hints import add_setting_hint
 from ._limiter import ConcurrencyLimit, Release, as_limit, no_release
 from ._parse import OnMalformed, parse_completion
 from ._pool import as_timeout
@@ -343,6 +344,9 @@ class ZhipuClient(_BaseClient):
         release = self._acquire(model)
         try:
             response = self._send(content, headers, read_body=True)
+        except ZhipuError as exc:
+            add_setting_hint(exc, model, params)
+            raise
         finally:
             release()
         return self._completion(response, model, strip_markers)
@@ -368,8 +372,9 @@ class ZhipuClient(_BaseClient):
             release = self._acquire(model)
             try:
                 response = self._send(content, headers)
-            except BaseException:
+            except BaseException as exc:
                 release()
+                add_setting_hint(exc, model, params)
                 raise
             return Stream(response, self._parser(model, strip_markers, on_malformed), release)
 
@@ -591,6 +596,9 @@ class AsyncZhipuClient(_BaseClient):
         release = await self._aacquire(model)
         try:
             response = await self._send(content, headers, read_body=True)
+        except ZhipuError as exc:
+            add_setting_hint(exc, model, params)
+            raise
         finally:
             release()
         return self._completion(response, model, strip_markers)
@@ -611,8 +619,9 @@ class AsyncZhipuClient(_BaseClient):
             release = await self._aacquire(model)
             try:
                 response = await self._send(content, headers)
-            except BaseException:
+            except BaseException as exc:
                 release()
+                add_setting_hint(exc, model, params)
                 raise
             return AsyncStream(response, self._parser(model, strip_markers, on_malformed), release)
 

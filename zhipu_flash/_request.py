@@ -32,6 +32,10 @@ history                       (after the last user message: interleaved thinking
                               turns only with ``clear_thinking=False`` (preserved thinking);
                               never to a model without thinking
 images to a text-only model   error (known models only; unknown models are trusted)
+unknown model, or an entry    ``thinking`` and ``reasoning_effort`` sent exactly as asked,
+marked ``unverified``         nothing refused on a guessed capability
+                              (``ModelInfo.confirms``); a 1210 answer about them names the
+                              setting to change (``_hints.py``)
 tools to a no-tool model      error
 ``response_format``           "json_object"/"text" or their dicts; json_schema is an error
 ``tool_stream`` without       omitted (it needs ``stream: true``)
@@ -156,7 +160,7 @@ def build_chat_request(
         if tool_list:
             body["tool_choice"] = "auto"
     if tool_list:
-        if info.known and not info.tools:
+        if info.confirms("tools") and not info.tools:
             raise InvalidRequestInputError(
                 f"{model} does not support tool calling. Use a model with tools, such as "
                 "glm-4.7-flash (text) or glm-4.6v-flash (vision)."
@@ -247,6 +251,8 @@ def _thinking(
     if clear_thinking is not None:
         obj["clear_thinking"] = bool(clear_thinking)
     enabled = obj.get("type", "enabled") != "disabled"
+    if not info.confirms("thinking"):
+        return obj  # an unknown or unverified contract: sent as asked, GLM judges it
     if info.thinking == "none":
         if enabled and thinking is not None:
             raise InvalidRequestInputError(
@@ -292,7 +298,7 @@ def _reasoning_effort(effort: Any, info: ModelInfo) -> str:
         raise InvalidRequestInputError(
             f"reasoning_effort must be a non-empty string such as 'high', got {effort!r}."
         )
-    if not info.known or effort in info.reasoning_efforts:
+    if not info.confirms("reasoning_efforts") or effort in info.reasoning_efforts:
         return effort
     if info.thinking == "none":
         raise InvalidRequestInputError(
@@ -504,7 +510,7 @@ def _part(part: Any, i: int, j: int, info: ModelInfo, allow_media: bool) -> dict
             raise InvalidRequestInputError(f"{where}: {exc.message}") from exc
         return {"type": "image_url", "image_url": {"url": image}}
     if kind == "video_url":
-        if info.known and not info.video:
+        if info.confirms("video") and not info.video:
             raise InvalidRequestInputError(f"{info.name} does not take video input.")
         return dict(video_part(url if isinstance(url, str) else ""))
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -516,7 +522,7 @@ def check_media_input(info: ModelInfo, kind: str) -> None:
     """Refuse ``kind`` input (``image_url``, ``video_url``, ``file_url``) to a text-only
     model; unknown models are trusted. The one place the rule lives: requests apply it to
     every media part, the CLI to ``--image`` before it reads a file."""
-    if info.known and not info.vision:
+    if info.confirms("vision") and not info.vision:
         raise InvalidRequestInputError(
             f"{info.name} is a text-only model and cannot take {kind} input. Use a vision model "
             "such as glm-4.6v-flash or glm-4.1v-thinking-flash."

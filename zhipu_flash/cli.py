@@ -334,9 +334,14 @@ def _enable_line_editing() -> None:
 
 def _tokens(n: int) -> str:
     """A token count as the vendor writes it: 1M, 128K (131072), 200K (200000)."""
-    if n % 1_000_000 == 0:
+    if n % 1_000_000 == 0 or n % 1_048_576 == 0:
         return f"{n // 1_000_000}M"
     return f"{n // 1000}K" if n % 1000 == 0 else f"{n // 1024}K"
+
+
+def _mark(info: Any, fact: str, text: str) -> str:
+    """``text`` with "?" when no vendor page confirms ``fact`` (``ModelInfo.unverified``)."""
+    return f"{text}?" if fact in info.unverified else text
 
 
 def _models(out: TextIO) -> int:
@@ -349,10 +354,10 @@ def _models(out: TextIO) -> int:
         rows.append(
             (
                 name,
-                _tokens(info.context_window),
-                _tokens(info.max_output_tokens),
-                info.thinking,
-                efforts or "-",
+                _mark(info, "context_window", _tokens(info.context_window)),
+                _mark(info, "max_output_tokens", _tokens(info.max_output_tokens)),
+                _mark(info, "thinking", info.thinking),
+                _mark(info, "reasoning_efforts", efforts or "-"),
                 vision,
                 "yes" if info.tools else "-",
                 "free" if info.free else "",
@@ -363,7 +368,7 @@ def _models(out: TextIO) -> int:
     print(
         "\nthinking: toggle (on/off), forced (always thinks; thinking=False is refused), none."
         "\neffort: the reasoning_effort values a model takes (* its default); others are "
-        "refused.",
+        "refused.\n?: unverified (no vendor page confirms it): shown, nothing is refused on it.",
         file=out,
     )
     print(

@@ -18,6 +18,11 @@ Thinking modes:
 ``reasoning_efforts`` lists the ``reasoning_effort`` values a model takes (GLM-5.2 and later);
 an empty tuple means it takes none, and the client refuses the parameter for it.
 
+``unverified`` names the facts of an entry that no vendor page confirms (for a model that
+shipped before its docs: GLM-5.4, glm-5.3-flashx). The figures are shown as the best guess,
+but the client refuses nothing on the basis of an unverified fact: :meth:`ModelInfo.confirms`
+is the test every local check uses, and it is False for those facts as for unknown models.
+
 ``tool_stream`` says what is known about streamed tool arguments, per model:
 ``"documented"`` (the vendor's stream-tool page lists the model), ``"unverified"`` (not
 listed: the model may ignore the flag and answer whole calls, which every client path handles)
@@ -79,7 +84,15 @@ class ModelInfo:
     markers: bool = False
     #: False for names not in the catalog (the figures are then defaults).
     known: bool = True
+    #: Facts of this entry that no vendor page confirms, by field name ("thinking",
+    #: "reasoning_efforts", "context_window", ...): shown, never used to refuse a request.
+    unverified: frozenset[str] = frozenset()
     description: str = ""
+
+    def confirms(self, fact: str) -> bool:
+        """True if a local check may rely on ``fact`` (a field name): the model is in the
+        catalog and that fact is not marked unverified. Everything else is GLM's to judge."""
+        return self.known and fact not in self.unverified
 
     @property
     def reasons(self) -> bool:
@@ -98,6 +111,10 @@ _GLM5_OUTPUT = 128 * _K
 #: HTTP 400 / 1210 on both models [report]. An earlier report of medium being accepted on the
 #: Coding Plan route (hermes-agent#91789) is superseded by those.
 _GLM53_EFFORTS = ("low", "high", "max")
+#: What an entry built from third-party material alone cannot promise (see ``unverified``).
+_UNVERIFIED_CONTRACT = frozenset(
+    {"context_window", "max_output_tokens", "thinking", "reasoning_efforts", "default_effort"}
+)
 
 # Order matters: the five free flash models first (the CLI and README list them this way).
 _CATALOG: tuple[ModelInfo, ...] = (
@@ -164,8 +181,43 @@ _CATALOG: tuple[ModelInfo, ...] = (
     # GLM-5 generation (docs/glm-api.md §3). Limits and modalities from the models.dev lab entries
     # (anomalyco/models.dev models/zhipuai/*.toml), thinking modes from its zhipuai/zai
     # provider entries (reasoning_options "toggle" or "effort") [report], unless a [doc] is
-    # named. glm-5.3-flashx (listed there from 2026-09-18) is left out: its thinking contract
-    # is not documented, so it is sent exactly as asked, like any unknown name.
+    # named. glm-5.2-fast, glm-5.2-highspeed and a glm-latest alias are left out: no vendor
+    # page names them (only third-party catalogs and an open PR, docs/glm-api.md §3), and an
+    # unknown name is sent as given with nothing refused on a guess.
+    ModelInfo(
+        "glm-5.4",
+        # Z.ai's flagship after GLM-5.3. Public client code lists efforts low, high and max for
+        # it (as for GLM-5.3) [report]; no vendor page was found, so the limits are GLM-5.3's
+        # and the thinking contract is a guess: all unverified, nothing refused on them.
+        1_000_000,
+        _GLM5_OUTPUT,
+        "forced",
+        reasoning_efforts=_GLM53_EFFORTS,
+        default_effort="max",
+        unverified=_UNVERIFIED_CONTRACT | {"tool_stream"},
+        description=(
+            "GLM-5.4 text model (unverified: efforts low, high, max from client code; limits "
+            "as GLM-5.3). Sent as asked; GLM judges thinking and reasoning_effort."
+        ),
+    ),
+    ModelInfo(
+        "glm-5.3-flashx",
+        # Released 2026-09-18; 1,048,576 context, 131,072 output and text, image and video
+        # input in third-party catalogs (models.dev) [report]. Its thinking contract is not
+        # documented: shown as glm-5.3-flash's, unverified, so it is sent exactly as asked.
+        1_048_576,
+        131_072,
+        "forced",
+        vision=True,
+        video=True,
+        reasoning_efforts=_GLM53_EFFORTS,
+        default_effort="max",
+        unverified=_UNVERIFIED_CONTRACT,
+        description=(
+            "Paid fast GLM-5.3 flash tier (2026-09-18, [report]); text, image and video; "
+            "thinking contract unverified, so thinking and effort are sent as asked."
+        ),
+    ),
     ModelInfo(
         "glm-5.3-flash",
         1_000_000,

@@ -45,8 +45,13 @@ CORE_LAYERS: list[tuple[str, list[str]]] = [
         ],
     ),
     (
-        "requests: images, the checked body, retrieval checks and batches",
-        ["zhipu_flash.multimodal", "zhipu_flash._request", "zhipu_flash._retrieval"],
+        "requests: images, the checked body, retrieval checks and batches, refusal hints",
+        [
+            "zhipu_flash.multimodal",
+            "zhipu_flash._request",
+            "zhipu_flash._retrieval",
+            "zhipu_flash._hints",
+        ],
     ),
     (
         "responses: bytes to chunks to the final completion",
