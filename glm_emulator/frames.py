@@ -33,6 +33,7 @@ __all__ = [
     "event",
     "stream_body",
     "stream_events",
+    "tool_call_fragments",
 ]
 
 #: The ``object`` field of every chunk GLM sends (2026 captures; absent in older ones).
@@ -80,6 +81,31 @@ def chunk(
     if usage is not None:
         out["usage"] = dict(usage)
     out.update(top)
+    return out
+
+
+def tool_call_fragments(
+    call_id: str,
+    name: str,
+    fragments: Iterable[str],
+    *,
+    usage: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> list[dict[str, Any]]:
+    """The chunks of one function call streamed with ``tool_stream`` (docs/glm-api.md §6.2 row
+    5, documented, never captured): the first fragment carries ``index``, ``id``, ``type`` and
+    the name, each later one only ``index`` and its piece of ``arguments``; then the finish
+    chunk (``tool_calls``, empty content, usage). ``fields`` go to every :func:`chunk`."""
+    out: list[dict[str, Any]] = []
+    for i, piece in enumerate(fragments):
+        call: dict[str, Any] = {"index": 0}
+        if i == 0:
+            call.update(id=call_id, type="function", function={"name": name, "arguments": piece})
+        else:
+            call["function"] = {"arguments": piece}
+        out.append(chunk(tool_calls=[call], **fields))
+    default_usage = {"prompt_tokens": 20, "completion_tokens": 12, "total_tokens": 32}
+    out.append(chunk(content="", finish="tool_calls", usage=usage or default_usage, **fields))
     return out
 
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from io import IOBase
 from typing import Any
 
+import pydantic_core
 from llama_index.core.base.llms.types import (
     AudioBlock,
     CachePoint,
@@ -36,7 +37,6 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
     VideoBlock,
 )
-from llama_index.core.llms.utils import parse_partial_json
 
 from zhipu_flash import ChatCompletion, ChatCompletionChunk, InvalidRequestInputError
 from zhipu_flash.multimodal import image_url_value
@@ -200,18 +200,20 @@ def usage_kwargs(usage: Usage | None) -> dict[str, int]:
 
 def parse_tool_kwargs(arguments: str | dict[str, Any] | None) -> dict[str, Any]:
     """Tool arguments as a dict; partial or invalid JSON never raises (streams hand out
-    half-built argument strings with ``tool_stream``)."""
+    half-built argument strings with ``tool_stream``).
+
+    A string value cut short is kept as far as it came (``{"title": "Riv`` gives
+    ``{"title": "Riv"}``), so the partial objects of LlamaIndex's streaming programs grow with
+    the fragments; ``parse_partial_json`` drops such a value until its quote closes. A key cut
+    short carries nothing yet."""
     if isinstance(arguments, dict):
         return arguments
     if not arguments:
         return {}
     try:
-        value = json.loads(arguments)
+        value = pydantic_core.from_json(arguments, allow_partial="trailing-strings")
     except ValueError:
-        try:
-            value = parse_partial_json(arguments)
-        except (ValueError, TypeError):
-            return {}
+        return {}
     return value if isinstance(value, dict) else {}
 
 
