@@ -31,6 +31,8 @@ __all__ = [
     "completion",
     "error",
     "event",
+    "mcp_call",
+    "mcp_list_tools",
     "stream_body",
     "stream_events",
     "tool_call_fragments",
@@ -107,6 +109,63 @@ def tool_call_fragments(
     default_usage = {"prompt_tokens": 20, "completion_tokens": 12, "total_tokens": 32}
     out.append(chunk(content="", finish="tool_calls", usage=usage or default_usage, **fields))
     return out
+
+
+def mcp_list_tools(
+    call_id: str,
+    server_label: str,
+    tools: Iterable[Mapping[str, Any]],
+    *,
+    index: int | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """A ``tool_calls`` item of type ``"mcp"`` listing an MCP server's tools, as BigModel's
+    response schema describes it (docs/glm-api.md §5.1; no example or capture is published):
+    ``{"id", "type": "mcp", "mcp": {"id", "type": "mcp_list_tools", "server_label", "tools":
+    [{"name", "description", "annotations", "input_schema"}], "error"?}}``. ``index`` is
+    added for a stream delta."""
+    mcp: dict[str, Any] = {
+        "id": call_id,
+        "type": "mcp_list_tools",
+        "server_label": server_label,
+        "tools": [dict(t) for t in tools],
+    }
+    return _mcp_item(call_id, mcp, index, error)
+
+
+def mcp_call(
+    call_id: str,
+    server_label: str,
+    name: str,
+    arguments: str,
+    output: str | None = None,
+    *,
+    index: int | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """A ``tool_calls`` item of type ``"mcp"`` for a call GLM made on an MCP server
+    (``arguments`` a JSON string, ``output`` what the server answered; docs/glm-api.md
+    §5.1). ``None`` leaves ``output`` out (a call still running, or one that failed)."""
+    mcp: dict[str, Any] = {
+        "id": call_id,
+        "type": "mcp_call",
+        "server_label": server_label,
+        "name": name,
+        "arguments": arguments,
+    }
+    if output is not None:
+        mcp["output"] = output
+    return _mcp_item(call_id, mcp, index, error)
+
+
+def _mcp_item(
+    call_id: str, mcp: dict[str, Any], index: int | None, error: str | None
+) -> dict[str, Any]:
+    if error is not None:
+        mcp["error"] = error
+    item: dict[str, Any] = {} if index is None else {"index": index}
+    item.update(id=call_id, type="mcp", mcp=mcp)
+    return item
 
 
 def completion(

@@ -9,8 +9,9 @@ block, a video that is not an http(s) URL) goes to the core as it is, which refu
 the same error for every caller.
 Responses: :func:`completion_to_message` for ``create()``, and :class:`ChunkConverter` for
 streams, which yields exactly one final chunk carrying usage, ``finish_reason``,
-``model_name`` and the built-in search's ``web_search`` results, so LangChain's concatenating
-merge never doubles them (GLM repeats ``finish_reason`` on tool-call turns).
+``model_name``, the built-in search's ``web_search`` results and GLM's MCP calls
+(``additional_kwargs["mcp_calls"]``, never ``tool_calls``), so LangChain's concatenating merge
+never doubles them (GLM repeats ``finish_reason`` on tool-call turns).
 """
 
 from __future__ import annotations
@@ -326,8 +327,10 @@ def _parse_tool_calls(
 
 def completion_to_message(completion: zf.ChatCompletion) -> AIMessage:
     """A whole answer (``create()`` or an accumulated stream) as an ``AIMessage``."""
-    tool_calls, invalid = _parse_tool_calls(completion.tool_calls)
-    additional: dict[str, Any] = {}
+    # MCP calls were run by GLM on an MCP server: kept readable, never a tool call an agent
+    # would execute (docs/glm-api.md §5.1).
+    tool_calls, invalid = _parse_tool_calls(completion.function_calls)
+    additional: dict[str, Any] = _mcp_kwargs(completion)
     if completion.reasoning_content:
         additional["reasoning_content"] = completion.reasoning_content
     return AIMessage(
@@ -339,6 +342,13 @@ def completion_to_message(completion: zf.ChatCompletion) -> AIMessage:
         response_metadata=_final_metadata(completion),
         id=completion.id,
     )
+
+
+def _mcp_kwargs(completion: zf.ChatCompletion) -> dict[str, Any]:
+    """``{"mcp_calls": [...]}`` (plain dicts) when GLM made MCP calls, else empty. In a stream
+    it rides on the one final chunk: LangChain appends lists when it merges chunks."""
+    calls = completion.mcp_calls
+    return {"mcp_calls": [c.model_dump(exclude_none=True) for c in calls]} if calls else {}
 
 
 def completion_to_result(completion: zf.ChatCompletion) -> ChatResult:
@@ -390,7 +400,7 @@ class ChunkConverter:
             return None
         text = self._text(delta.content or "", flush=bool(delta.tool_calls))
         reasoning = delta.reasoning_content or ""
-        tools = [self._tool_chunk(d) for d in delta.tool_calls or ()]
+        tools = [self._tool_chunk(d) for d in delta.tool_calls or () if not d.is_mcp]
         if not (text or reasoning or tools):
             return None
         return ChatGenerationChunk(message=self._message(text, reasoning, tools))
@@ -400,6 +410,7 @@ class ChunkConverter:
         text, self._pending = self._pending, ""
         metadata = _final_metadata(completion)
         message = self._message(text, "", [])
+        message.additional_kwargs.update(_mcp_kwargs(completion))
         message.response_metadata.update(metadata)
         message.usage_metadata = usage_to_metadata(completion.usage)
         message.chunk_position = "last"

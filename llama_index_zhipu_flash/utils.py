@@ -10,7 +10,9 @@ carries the whole message so far, and ``delta`` holds only the new answer text. 
 kept out of ``delta`` and ``message.content``; it goes to a ``ThinkingBlock``, to
 ``message.additional_kwargs["reasoning_content"]`` (unless turned off) and, per chunk, to
 ``ChatResponse.additional_kwargs["thinking_delta"]``. Tool calls are ``ToolCallBlock``s and,
-in the OpenAI shape, ``message.additional_kwargs["tool_calls"]``.
+in the OpenAI shape, ``message.additional_kwargs["tool_calls"]``. MCP calls GLM made on an
+MCP server are ``message.additional_kwargs["mcp_calls"]`` (plain dicts) and in ``raw``, never
+a block or a ``tool_calls`` entry an agent would execute.
 """
 
 from __future__ import annotations
@@ -287,6 +289,7 @@ class ChatResponseBuilder:
 
     __slots__ = (
         "_finish_reason",
+        "_mcp",
         "_model",
         "_reasoning",
         "_reasoning_kwargs",
@@ -305,6 +308,8 @@ class ChatResponseBuilder:
         self._text_block: TextBlock = TextBlock.model_construct(block_type="text", text="")
         self._thinking_block: ThinkingBlock | None = None
         self._tools: list[_Tool] = []
+        #: MCP calls so far by index (each delta carries the call so far).
+        self._mcp: dict[int, dict[str, Any]] = {}
         self._finish_reason: str | None = None
         self._usage: dict[str, int] = {}
         self._model: str | None = None
@@ -327,7 +332,10 @@ class ChatResponseBuilder:
                 thinking_delta += delta.reasoning_content
             if delta.tool_calls:
                 for call in delta.tool_calls:
-                    self._add_tool(call.index, call.id, call.function)
+                    if call.mcp is not None:  # the core sets it on every MCP delta
+                        self._mcp[call.index] = call.mcp.model_dump(exclude_none=True)
+                    else:
+                        self._add_tool(call.index, call.id, call.function)
             if choice.finish_reason is not None and self._finish_reason is None:
                 self._finish_reason = choice.finish_reason
         if chunk.usage is not None:
@@ -376,6 +384,8 @@ class ChatResponseBuilder:
             tools = [t for t in self._tools if t.block is not None]
             blocks.extend(t.block for t in tools)
             kwargs["tool_calls"] = [_openai_tool_call(t.id, t.name or "", t.args) for t in tools]
+        if self._mcp:
+            kwargs["mcp_calls"] = [self._mcp[i] for i in sorted(self._mcp)]
         return ChatMessage.model_construct(
             role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=kwargs
         )
@@ -396,12 +406,14 @@ def completion_to_chat_response(
     kwargs: dict[str, Any] = {}
     if reasoning and reasoning_in_additional_kwargs:
         kwargs["reasoning_content"] = reasoning
-    calls = message.tool_calls or []
+    calls = completion.function_calls
     if calls:
         blocks.extend(_tool_block(c.id, c.function.name, c.function.arguments) for c in calls)
         kwargs["tool_calls"] = [
             _openai_tool_call(c.id, c.function.name, c.function.arguments) for c in calls
         ]
+    if completion.mcp_calls:
+        kwargs["mcp_calls"] = [c.model_dump(exclude_none=True) for c in completion.mcp_calls]
     chat_message = ChatMessage.model_construct(
         role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=kwargs
     )

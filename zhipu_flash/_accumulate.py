@@ -7,6 +7,8 @@ same normalised view:
 - tool-call ``index`` becomes a local 0..n-1 in order of first appearance (GLM may send
   ``-1``; a delta with ``-1`` and no id continues the latest call);
 - ``arguments`` sent as an object become a JSON string;
+- a delta of an MCP call (``type: "mcp"``, docs/glm-api.md §5.1) carries ``type: "mcp"`` and
+  the call's ``mcp`` object so far, its fields merged by name;
 - a tool call repeated whole after the finish reason (GLM repeats the finish chunk on
   tool-call turns) is removed from the chunk, so nothing is counted twice;
 - with marker stripping on, ``<think>`` text in ``content`` moves to ``reasoning_content``
@@ -34,6 +36,7 @@ from .types import (
     ChatCompletionMessage,
     Choice,
     FunctionCall,
+    McpCall,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -66,13 +69,15 @@ class _Text:
 
 
 class _ToolState:
-    __slots__ = ("args", "id", "name", "type")
+    __slots__ = ("args", "id", "mcp", "name", "type")
 
     def __init__(self) -> None:
         self.id: str | None = None
         self.name: str | None = None
         self.type: str | None = None
         self.args: list[str] = []
+        #: An MCP call's object so far: its fields by name, the last value sent winning.
+        self.mcp: dict[str, Any] | None = None
 
 
 class ChatCompletionAccumulator:
@@ -166,8 +171,23 @@ class ChatCompletionAccumulator:
                     state.name = fn.name
                 if fn.arguments:
                     state.args.append(str(fn.arguments))
+            if d.mcp is not None or state.type == "mcp":
+                self._merge_mcp(d, state)
             kept.append(d)
         return kept
+
+    @staticmethod
+    def _merge_mcp(d: ToolCallDelta, state: _ToolState) -> None:
+        """An MCP call's delta: its fields merged into the call so far (no capture shows how
+        GLM streams one, so each field is taken as a snapshot: the last value sent wins, and
+        a call repeated whole after the finish changes nothing). The delta then carries the
+        call so far and ``type: "mcp"``, so every consumer tells it from a function call."""
+        if d.mcp is not None:
+            fields = d.mcp.model_dump(exclude_none=True)
+            state.mcp = {**(state.mcp or {}), **fields}
+        state.type = "mcp"
+        d.type = "mcp"
+        d.mcp = McpCall.model_validate(state.mcp or {})
 
     def _slot(self, d: ToolCallDelta) -> int:
         """The local index of the call this delta belongs to, creating it if new."""
@@ -212,6 +232,7 @@ class ChatCompletionAccumulator:
                 type=t.type or "function",
                 index=i,
                 function=FunctionCall(name=t.name or "", arguments="".join(t.args) or "{}"),
+                mcp=None if t.mcp is None else McpCall.model_validate(t.mcp),
             )
             for i, t in enumerate(self._tools)
         ]

@@ -197,6 +197,7 @@ def completion_as_chunk(completion: ChatCompletion) -> ChatCompletionChunk:
                             function=FunctionCallDelta(
                                 name=t.function.name, arguments=t.function.arguments
                             ),
+                            mcp=t.mcp,
                         )
                         for i, t in enumerate(message.tool_calls or ())
                     ]

@@ -86,12 +86,47 @@ class FunctionCallDelta(_Wire):
     arguments: str | dict[str, Any] | None = None
 
 
+class McpTool(_Wire):
+    """One tool an MCP server offers, as an ``mcp_list_tools`` item lists it."""
+
+    name: str | None = None
+    description: str | None = None
+    annotations: Any = None
+    input_schema: Any = None
+
+
+class McpCall(_Wire):
+    """The ``mcp`` object of a tool call of type ``"mcp"`` (docs/glm-api.md §5.1): what GLM
+    did on an MCP server the request named, server-side. ``type`` is ``"mcp_list_tools"``
+    (``tools`` lists the server's tools) or ``"mcp_call"`` (``name`` and ``arguments`` of the
+    call, its ``output``); ``error`` says what went wrong. Not a function for the caller to
+    run: the adapters never turn it into one."""
+
+    id: str | None = None
+    type: str | None = None
+    server_label: str | None = None
+    name: str | None = None
+    #: A JSON string, as the schema types it.
+    arguments: str | dict[str, Any] | None = None
+    output: Any = None
+    error: Any = None
+    tools: list[McpTool] | None = None
+
+
 class ToolCallDelta(_Wire):
     #: Normalised by the stream to 0..n-1 in order of first appearance (GLM may send -1).
     index: int = 0
     id: str | None = None
+    #: ``"function"`` or ``"mcp"``; the stream sets ``"mcp"`` on every delta of an MCP call.
     type: str | None = None
     function: FunctionCallDelta | None = None
+    #: An MCP call's object; the stream hands out the call so far (fields merged by name).
+    mcp: McpCall | None = None
+
+    @property
+    def is_mcp(self) -> bool:
+        """True for a delta of an MCP call (never a function for the caller to run)."""
+        return self.type == "mcp" or self.mcp is not None
 
 
 class ChoiceDelta(_Wire):
@@ -155,9 +190,17 @@ class FunctionCall(_Wire):
 
 class ToolCall(_Wire):
     id: str = ""
+    #: ``"function"``, or ``"mcp"`` for a call GLM made on an MCP server (then ``mcp`` holds
+    #: it and ``function`` is empty).
     type: str = "function"
     index: int | None = None
     function: FunctionCall = FunctionCall()
+    mcp: McpCall | None = None
+
+    @property
+    def is_mcp(self) -> bool:
+        """True for an MCP call: GLM ran it (or listed the server's tools) itself."""
+        return self.type == "mcp" or self.mcp is not None
 
     @field_validator("id", "type", mode="before")
     @classmethod
@@ -216,7 +259,18 @@ class ChatCompletion(_Wire):
 
     @property
     def tool_calls(self) -> list[ToolCall]:
+        """Every tool call, function and MCP alike, in order."""
         return list(self.message.tool_calls or ())
+
+    @property
+    def function_calls(self) -> list[ToolCall]:
+        """The function calls: the ones the caller runs (MCP calls left out)."""
+        return [c for c in self.message.tool_calls or () if not c.is_mcp]
+
+    @property
+    def mcp_calls(self) -> list[McpCall]:
+        """The ``mcp`` objects of the MCP calls GLM made server-side, in order."""
+        return [c.mcp for c in self.message.tool_calls or () if c.mcp is not None]
 
     @property
     def finish_reason(self) -> str | None:
