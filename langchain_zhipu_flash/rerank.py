@@ -72,7 +72,7 @@ class ZhipuFlashRerank(ClientConfig, BaseDocumentCompressor):
 
     @model_validator(mode="after")
     def _zhipu_check_model(self) -> Self:
-        rerank_model_info(self.model)  # at construction, where the mistake is
+        rerank_model_info(self.model)  # at construction: a name's type, a warning if unknown
         return self
 
     def _top_n(self, documents: Sequence[Document]) -> int | None:

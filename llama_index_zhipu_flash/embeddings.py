@@ -151,7 +151,9 @@ class ZhipuFlashEmbedding(ClientConfig, BaseEmbedding):
         # core checks the same before each request (settings may change after construction).
         info = embedding_model_info(self.model_name, self.dimensions)
         limit = info.max_inputs_per_request
-        if limit is not None and self.embed_batch_size > limit:
+        # Only a documented count refuses: for a model the catalog does not know the core
+        # splits the batch (its own cap) and GLM judges.
+        if info.known and self.embed_batch_size > limit:
             raise ValueError(
                 f"embed_batch_size={self.embed_batch_size} is over {info.name}'s limit of "
                 f"{limit} inputs per request; use embed_batch_size={limit} or less."
@@ -198,6 +200,5 @@ class ZhipuFlashEmbedding(ClientConfig, BaseEmbedding):
 
 
 def _default_batch_size(model: str) -> int:
-    # The model's own per-request count; an unknown model is refused here already, naming
-    # the nearest known one.
+    # The model's own per-request count (the core's split for a model it does not know).
     return embedding_model_info(model).max_inputs_per_request

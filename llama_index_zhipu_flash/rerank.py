@@ -132,7 +132,9 @@ class ZhipuFlashRerank(ClientConfig, BaseNodePostprocessor):
         texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
         if not self.truncate:
             return texts  # the core refuses a text over the limit, naming its index
-        limit = rerank_model_info(self.model).max_chars  # refuses a model set since, by name
+        limit = rerank_model_info(self.model).max_chars
+        if limit is None:
+            return texts  # a model the catalog does not know: no documented limit to cut to
         for i, text in enumerate(texts):
             if len(text) > limit:
                 logger.debug("Node %d has %d characters; sent its first %d.", i, len(text), limit)

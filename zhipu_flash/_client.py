@@ -411,7 +411,8 @@ class ZhipuClient(_BaseClient):
 
         Args:
             input: The texts, or one text.
-            model: An embedding model of :data:`zhipu_flash.models.EMBEDDING_MODELS`.
+            model: An embedding model of :data:`zhipu_flash.models.EMBEDDING_MODELS`; another
+                name is sent as given, with a warning and no local limits.
             dimensions: The vector length, among the model's allowed values; None: the
                 model's default.
             user_id: The end user's id (6 to 128 characters).
@@ -421,8 +422,8 @@ class ZhipuClient(_BaseClient):
 
         Raises:
             InvalidRequestInputError: Before anything is sent, for an empty input, an empty or
-                non-str item, ``dimensions`` the model does not take, an unknown model, or an
-                input certainly over the model's token limit (the message names the index).
+                non-str item, ``dimensions`` a catalogued model does not take, or an input
+                certainly over its token limit (the message names the index).
             ZhipuError: As for :meth:`create`; the message names the inputs of the request
                 that failed.
 
@@ -463,7 +464,8 @@ class ZhipuClient(_BaseClient):
         Args:
             query: The query (at most 4,096 characters).
             documents: The candidates (1 to 128, each at most 4,096 characters).
-            model: A model of :data:`zhipu_flash.models.RERANK_MODELS`.
+            model: A model of :data:`zhipu_flash.models.RERANK_MODELS`; another name is sent
+                as given, with a warning and no local limits.
             top_n: Return only the best ``top_n`` (1 to ``len(documents)``); None: all.
             return_documents: Also return each document's text.
             user_id: The end user's id (6 to 128 characters).

@@ -177,10 +177,11 @@ def plan_embeddings(
     info = embedding_model_info(model, dimensions)
     _check_user_id(user_id)
     texts = _texts(input)
+    limit = info.max_tokens_per_input
     for i, text in enumerate(texts):
-        if min_tokens(text) > info.max_tokens_per_input:
+        if limit is not None and min_tokens(text) > limit:
             raise InvalidRequestInputError(
-                f"input[{i}] is over {info.name}'s limit of {info.max_tokens_per_input} tokens "
+                f"input[{i}] is over {info.name}'s limit of {limit} tokens "
                 f"per input ({len(text)} characters, at least {min_tokens(text)} tokens): split "
                 "it into smaller chunks first."
             )
@@ -251,7 +252,7 @@ def rerank_request(
     info = rerank_model_info(model)
     if not isinstance(query, str) or not query.strip():
         raise InvalidRequestInputError("query must be a non-empty string.")
-    if len(query) > info.max_chars:
+    if info.max_chars is not None and len(query) > info.max_chars:
         raise InvalidRequestInputError(
             f"query is {len(query)} characters; {info.name} takes at most {info.max_chars}."
         )
@@ -262,7 +263,7 @@ def rerank_request(
     docs = list(documents)
     if not docs:
         raise InvalidRequestInputError("documents is empty: pass at least one document.")
-    if len(docs) > info.max_documents:
+    if info.max_documents is not None and len(docs) > info.max_documents:
         raise InvalidRequestInputError(
             f"{len(docs)} documents given; {info.name} takes at most {info.max_documents} per "
             "call, and scores from separate calls are not comparable, so they are not split: "
@@ -273,7 +274,7 @@ def rerank_request(
             raise InvalidRequestInputError(
                 f"documents[{i}] is {type(doc).__name__}, not str: every document is a text."
             )
-        if len(doc) > info.max_chars:
+        if info.max_chars is not None and len(doc) > info.max_chars:
             raise InvalidRequestInputError(
                 f"documents[{i}] is {len(doc)} characters; {info.name} takes at most "
                 f"{info.max_chars}: split or shorten it."

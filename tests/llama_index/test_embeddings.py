@@ -25,6 +25,7 @@ from llama_index_zhipu_flash import ZhipuFlashEmbedding
 from zhipu_flash import (
     AuthenticationError,
     InvalidRequestInputError,
+    NotFoundError,
     QuotaExceededError,
     ZhipuClient,
 )
@@ -58,7 +59,6 @@ def test_defaults_follow_the_catalog() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"model_name": "embeding-3"}, ValueError, r"Unknown embedding model.*'embedding-3'"),
         ({"dimensions": 300}, ValueError, r"dimensions=300.*256, 512, 1024, 2048"),
         ({"model_name": "embedding-2", "dimensions": 512}, ValueError, r"512.*takes 1024"),
         ({"embed_batch_size": 65}, ValueError, r"embed_batch_size=65.*limit of 64"),
@@ -406,3 +406,15 @@ def test_embedding_2_batches_keep_its_token_budget(emulator: EmulatorHTTPServer)
     assert len(bodies) > 1 and sum(_sizes(emulator)) == 64
     assert all(b["model"] == "embedding-2" and "dimensions" not in b for b in bodies)
     assert vectors == [embed_text(t, 1024) for t in texts]
+
+
+def test_an_unknown_model_is_sent_as_given_and_glm_decides(emulator: EmulatorHTTPServer) -> None:
+    # Issue 23: not refused at construction, not held to embedding-3's batch limit (the core
+    # splits the batch); GLM's answer (the emulator: 1211) comes back typed.
+    emb = ZhipuFlashEmbedding(
+        model_name="glm-embedding-x", embed_batch_size=100, base_url=emulator.base_url, api_key=KEY
+    )
+    with pytest.raises(NotFoundError):
+        emb.get_text_embedding("hello")
+    (body,) = emulator.bodies("embeddings")
+    assert body["model"] == "glm-embedding-x" and "dimensions" not in body
