@@ -7,7 +7,7 @@ after the first chunk, and a catalog of GLM models.
 This face exports what a user needs: the clients and their streams, the errors, the result
 types, the platforms' URLs and key variables, the model catalog, the image helpers and the
 request builder. The public modules hold the rest: :mod:`zhipu_flash.types` (every wire
-model), :mod:`zhipu_flash.models`, :mod:`zhipu_flash.multimodal`,
+model), :mod:`zhipu_flash.models`, :mod:`zhipu_flash.multimodal`, :mod:`zhipu_flash.web_search`,
 :mod:`zhipu_flash.model_clients` (what framework models share), :mod:`zhipu_flash.testing`.
 The LangChain and LlamaIndex adapters (``langchain_zhipu_flash``, ``llama_index_zhipu_flash``)
 build on these and nothing else; modules whose names start with ``_`` are internal.
@@ -48,6 +48,7 @@ from ._version import __version__
 from .models import FLASH_MODELS, MODELS, ModelInfo, get_model_info
 from .multimodal import image_part, inline_local_images
 from .types import ChatCompletion, ChatCompletionChunk
+from .web_search import web_search_tool
 
 __all__ = [
     "API_KEY_ENV_VARS",
@@ -88,4 +89,5 @@ __all__ = [
     "get_model_info",
     "image_part",
     "inline_local_images",
+    "web_search_tool",
 ]

@@ -51,6 +51,7 @@ CORE_LAYERS: list[tuple[str, list[str]]] = [
             "zhipu_flash._request",
             "zhipu_flash._retrieval",
             "zhipu_flash._hints",
+            "zhipu_flash.web_search",
         ],
     ),
     (

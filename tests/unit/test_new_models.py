@@ -16,8 +16,10 @@ import httpx
 import pytest
 
 import zhipu_flash as zf
+from glm_emulator.server import serving_emulator
 from tests.unit._helpers import (
     DONE,
+    USER,
     Server,
     chunk,
     error,
@@ -232,3 +234,72 @@ def test_known_retrieval_models_keep_their_documented_limits() -> None:
     with pytest.raises(zf.InvalidRequestInputError, match="takes 256, 512, 1024, 2048"):
         embedding_model_info("embedding-3", 300)
     assert rerank_model_info("Rerank").max_documents == 128
+
+
+# --- the web_search tool -----------------------------------------------------------------------
+
+
+def test_web_search_tool_sends_only_the_options_given() -> None:
+    assert zf.web_search_tool() == {"type": "web_search", "web_search": {"enable": True}}
+    tool = zf.web_search_tool(
+        search_engine="search_pro",
+        count=5,
+        search_domain_filter="www.gov.cn",
+        search_recency_filter="oneWeek",
+        search_prompt="Cite {search_result}.",
+        search_result=True,
+    )
+    assert tool == {
+        "type": "web_search",
+        "web_search": {
+            "enable": True,
+            "search_engine": "search_pro",
+            "count": 5,
+            "search_domain_filter": "www.gov.cn",
+            "search_recency_filter": "oneWeek",
+            "search_result": True,
+            "search_prompt": "Cite {search_result}.",
+        },
+    }
+    # A value GLM may add later is sent as given: only types are checked locally.
+    assert (
+        zf.web_search_tool(search_recency_filter="oneDecade")["web_search"]["search_recency_filter"]
+        == "oneDecade"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"count": "5"}, "count must be an integer"),
+        ({"count": True}, "count must be an integer"),
+        ({"search_result": "yes"}, "search_result must be True or False"),
+        ({"search_recency_filter": ""}, "search_recency_filter must be a non-empty string"),
+        ({"search_domain_filter": ["a.com"]}, "search_domain_filter must be a non-empty string"),
+    ],
+)
+def test_web_search_tool_refuses_a_wrong_type(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(zf.InvalidRequestInputError, match=match):
+        zf.web_search_tool(**kwargs)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_web_search_tool_goes_on_the_wire_and_its_sources_come_back(mode: str) -> None:
+    tool = zf.web_search_tool(search_result=True, result_sequence="before", count=3)
+    ask = {"model": "glm-4.7-flash", "messages": USER, "tools": [tool]}
+    with serving_emulator() as server:
+        if mode == "sync":
+            with zf.ZhipuClient(api_key="k.s", base_url=server.base_url) as c, c.stream(**ask) as s:
+                chunks, final = list(s), s.get_final_completion()
+        else:
+
+            async def run() -> tuple[list[Any], zf.ChatCompletion]:
+                client = zf.AsyncZhipuClient(api_key="k.s", base_url=server.base_url)
+                async with client, client.stream(**ask) as s:
+                    return [x async for x in s], await s.get_final_completion()
+
+            chunks, final = asyncio.run(run())
+        (body,) = server.bodies()
+    assert body["tools"] == [tool]
+    assert chunks[0].web_search and final.web_search  # result_sequence "before": first chunk
+    assert final.web_search[0].refer == "ref_1"
