@@ -757,8 +757,9 @@ class _Call:
     schema: dict[str, Any] | None
 
     def check_answer(self, completion: zf.ChatCompletion) -> None:
-        # A turn that calls tools is not the final answer (an agent's loop goes on).
-        if self.schema is not None and not completion.tool_calls:
+        # A turn that calls tools is not the final answer (an agent's loop goes on); MCP
+        # calls GLM ran itself do not count (the answer is in the same turn).
+        if self.schema is not None and not completion.function_calls:
             parse_answer(completion.content, self.schema, completion.finish_reason)
 
 

@@ -358,7 +358,7 @@ def _models(out: TextIO) -> int:
                 _mark(info, "max_output_tokens", _tokens(info.max_output_tokens)),
                 _mark(info, "thinking", info.thinking),
                 _mark(info, "reasoning_efforts", efforts or "-"),
-                vision,
+                _mark(info, "vision", vision),
                 "yes" if info.tools else "-",
                 "free" if info.free else "",
             )

@@ -198,7 +198,8 @@ _CATALOG: tuple[ModelInfo, ...] = (
         "forced",
         reasoning_efforts=_GLM53_EFFORTS,
         default_effort="max",
-        unverified=_UNVERIFIED_CONTRACT | {"tool_stream"},
+        # Its input modalities are not documented either: an image is sent, not refused.
+        unverified=_UNVERIFIED_CONTRACT | {"tool_stream", "vision", "video"},
         description=(
             "GLM-5.4 text model (unverified: efforts low, high, max from client code; limits "
             "as GLM-5.3). Sent as asked; GLM judges thinking and reasoning_effort."

@@ -1,18 +1,16 @@
-"""New models on day one (issue 23; docs/glm-api.md §3, §4.1, §10): the catalog's new entries
+"""New models on day one (issue 23; docs/glm-api.md §3, §4, §6.3): the catalog's new entries
 and their unverified facts, a model the catalog does not know never worse off than with a
-plain OpenAI-style client (chat, embeddings and rerank: sent as given, nothing refused on a
-guess), and a 1210 answer about thinking or effort that says what to change. Sync and async
-through the core, against MockTransport and GLM-shaped error bodies."""
+plain OpenAI-style client (sent as given, nothing refused on a guess), a 1210 answer about
+thinking or effort that says what to change, and the web_search tool helper. Sync and async
+through the core, against MockTransport, GLM-shaped error bodies and the emulator (unknown
+embedding and rerank names: tests/unit/test_retrieval.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import io
-import json
-import logging
 from typing import Any
 
-import httpx
 import pytest
 
 import zhipu_flash as zf
@@ -23,14 +21,12 @@ from tests.unit._helpers import (
     Server,
     chunk,
     error,
-    make_client,
     run_create,
     run_stream,
     sse,
 )
 from tests.wire import shaped_json
 from zhipu_flash import cli
-from zhipu_flash.models import embedding_model_info, rerank_model_info
 
 MODES = ["sync", "async"]
 #: GLM-5.3's answer to thinking disabled, as reported from api.z.ai (the fixture's header).
@@ -48,7 +44,7 @@ def test_the_new_models_are_in_the_catalog_with_their_unverified_facts() -> None
     assert glm54.known and glm54.reasoning_efforts == ("low", "high", "max")
     assert {"thinking", "reasoning_efforts", "context_window"} <= glm54.unverified
     assert not glm54.confirms("thinking") and not glm54.confirms("reasoning_efforts")
-    assert glm54.confirms("tools")
+    assert glm54.confirms("tools") and not glm54.confirms("vision")
     flashx = zf.get_model_info("glm-5.3-flashx")
     assert (flashx.context_window, flashx.max_output_tokens) == (1_048_576, 131_072)
     assert flashx.vision and flashx.video and not flashx.confirms("thinking")
@@ -64,7 +60,7 @@ def test_the_models_command_lists_the_new_models_and_marks_what_is_unverified() 
     out = io.StringIO()
     assert cli.main(["models"], out=out) == 0
     rows = {line.split()[0]: line.split() for line in out.getvalue().splitlines() if line}
-    assert rows["glm-5.4"][1:5] == ["1M?", "128K?", "forced?", "low|high|max*?"]
+    assert rows["glm-5.4"][1:6] == ["1M?", "128K?", "forced?", "low|high|max*?", "-?"]
     assert rows["glm-5.3-flashx"][1:6] == [
         "1M?",
         "128K?",
@@ -91,7 +87,8 @@ def test_an_unconfirmed_thinking_contract_is_sent_as_asked(mode: str, model: str
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_an_unknown_model_takes_images_and_tools_unchecked(mode: str) -> None:
+@pytest.mark.parametrize("model", ["glm-9v", "glm-5.4"])
+def test_an_unconfirmed_model_takes_video_and_tools_unchecked(mode: str, model: str) -> None:
     server = ok()
     image = [
         {
@@ -103,7 +100,7 @@ def test_an_unknown_model_takes_images_and_tools_unchecked(mode: str) -> None:
         }
     ]
     tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
-    run_stream(mode, server, model="glm-9v", messages=image, tools=[tool])
+    run_stream(mode, server, model=model, messages=image, tools=[tool])
     sent = server.sent[0]
     assert sent["messages"][0]["content"][1]["type"] == "video_url"
     assert sent["tools"][0]["function"]["name"] == "f"
@@ -152,88 +149,6 @@ def test_other_refusals_are_left_as_glm_worded_them(mode: str) -> None:
     assert plain.message == GENERIC_1210["error"]["message"]
     known = _refusal(mode, "create", "glm-5.2", GENERIC_1210, reasoning_effort="low")
     assert known.message == GENERIC_1210["error"]["message"]
-
-
-# --- retrieval: unknown names are sent, with a warning ---------------------------------------
-
-
-def _vectors(request: httpx.Request) -> httpx.Response:
-    inputs = json.loads(request.content)["input"]
-    data = [
-        {"index": i, "object": "embedding", "embedding": [0.5, 0.5]} for i in range(len(inputs))
-    ]
-    usage = {"prompt_tokens": len(data), "completion_tokens": 0, "total_tokens": len(data)}
-    return httpx.Response(200, json={"object": "list", "data": data, "usage": usage})
-
-
-def _ranked(request: httpx.Request) -> httpx.Response:
-    results = [{"index": 0, "relevance_score": 0.9}]
-    return httpx.Response(200, json={"id": "r", "results": results, "usage": {}})
-
-
-def _client_call(mode: str, server: Server, method: str, *args: Any, **kwargs: Any) -> Any:
-    client = make_client(mode, server)
-    if mode == "sync":
-        return getattr(client, method)(*args, **kwargs)
-    return asyncio.run(getattr(client, method)(*args, **kwargs))
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_an_unknown_embedding_model_is_sent_as_given_with_a_warning(
-    mode: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    name = f"GLM-Embedding-9-{mode}"
-    server = Server([_vectors])
-    texts = ["z" * (3072 * 128 + 1)] + ["short"] * 69  # over embedding-3's per-input limit
-    with caplog.at_level(logging.WARNING, logger="zhipu_flash"):
-        result = _client_call(mode, server, "embed", texts, model=name, dimensions=300)
-        _client_call(mode, server, "embed", ["again"], model=name)
-    assert len(result.data) == 70
-    # Split as the client splits (64 a request), the name and dimensions exactly as given.
-    assert [len(b["input"]) for b in server.sent] == [64, 6, 1]
-    assert {b["model"] for b in server.sent} == {name}
-    assert server.sent[0]["dimensions"] == 300
-    warned = [r.getMessage() for r in caplog.records if name in r.getMessage()]
-    assert len(warned) == 1  # once per process per name, not per request
-    assert "not among the zhipu-flash catalog's embedding models" in warned[0]
-    assert "sent as given" in warned[0]
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_an_unknown_rerank_model_is_sent_as_given_with_a_warning(
-    mode: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    name = f"glm-rerank-{mode}"
-    server = Server([_ranked])
-    documents = ["d" * 5000] * 200  # over rerank's 128 documents and 4,096 characters
-    with caplog.at_level(logging.WARNING, logger="zhipu_flash"):
-        _client_call(mode, server, "rerank", "q", documents, model=name)
-    assert server.sent[0]["model"] == name and len(server.sent[0]["documents"]) == 200
-    (warned,) = [r.getMessage() for r in caplog.records if name in r.getMessage()]
-    assert "Did you mean 'rerank'?" in warned
-
-
-def test_a_typo_of_a_known_name_is_sent_with_the_nearest_name_in_the_warning(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    with caplog.at_level(logging.WARNING, logger="zhipu_flash"):
-        info = embedding_model_info("embeding-3x")
-    assert not info.known and info.name == "embeding-3x"
-    assert "Did you mean 'embedding-3'?" in caplog.text
-
-
-@pytest.mark.parametrize("name", ["", "  ", None, 3])
-def test_a_retrieval_model_name_must_be_a_string(name: Any) -> None:
-    with pytest.raises(zf.InvalidRequestInputError, match="non-empty string"):
-        embedding_model_info(name)
-    with pytest.raises(zf.InvalidRequestInputError, match="non-empty string"):
-        rerank_model_info(name)
-
-
-def test_known_retrieval_models_keep_their_documented_limits() -> None:
-    with pytest.raises(zf.InvalidRequestInputError, match="takes 256, 512, 1024, 2048"):
-        embedding_model_info("embedding-3", 300)
-    assert rerank_model_info("Rerank").max_documents == 128
 
 
 # --- the web_search tool -----------------------------------------------------------------------

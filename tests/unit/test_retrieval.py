@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -14,7 +15,12 @@ import pytest
 import zhipu_flash as zf
 from glm_emulator.server import serving_emulator
 from tests.unit._helpers import Server, error, make_client
-from zhipu_flash.models import EMBEDDING_MODELS, RERANK_MODELS
+from zhipu_flash.models import (
+    EMBEDDING_MODELS,
+    RERANK_MODELS,
+    embedding_model_info,
+    rerank_model_info,
+)
 from zhipu_flash.types import EmbeddingsResponse, RerankResponse
 
 KEY = "test-key.secret"
@@ -504,3 +510,56 @@ def test_rerank_takes_a_concurrency_slot_for_its_model() -> None:
     client.rerank("q", ["a", "b", "c"])
     assert seen == [1]
     assert limit.in_flight("rerank") == 0
+
+
+# --- names the catalog does not know (issue 23): sent as given, with a warning --------------
+
+
+def test_an_unknown_embedding_model_is_sent_as_given_with_a_warning(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    name = f"GLM-Embedding-9-{mode}"
+    server = Server([vectors_for])
+    texts = ["z" * (3072 * 128 + 1), *numbered(69)]  # the first is over embedding-3's limit
+    with caplog.at_level(logging.WARNING, logger="zhipu_flash"):
+        result = embed(mode, server, texts, model=name, dimensions=300)
+        embed(mode, server, ["again"], model=name)
+    assert len(result.data) == 70
+    # Split as the client splits (64 a request), the name and dimensions exactly as given.
+    assert [len(b["input"]) for b in server.sent] == [64, 6, 1]
+    assert {b["model"] for b in server.sent} == {name}
+    assert server.sent[0]["dimensions"] == 300
+    warned = [r.getMessage() for r in caplog.records if name in r.getMessage()]
+    assert len(warned) == 1  # once per process per name, not per request
+    assert "not among the zhipu-flash catalog's embedding models" in warned[0]
+    assert "sent as given" in warned[0]
+
+
+def test_an_unknown_rerank_model_is_sent_as_given_with_a_warning(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    name = f"glm-rerank-{mode}"
+    server = Server([lambda r: httpx.Response(200, json=RANKED)])
+    documents = ["d" * 5000] * 200  # over rerank's 128 documents and 4,096 characters
+    with caplog.at_level(logging.WARNING, logger="zhipu_flash"):
+        rerank(mode, server, "q", documents, model=name)
+    assert server.sent[0]["model"] == name and len(server.sent[0]["documents"]) == 200
+    (warned,) = [r.getMessage() for r in caplog.records if name in r.getMessage()]
+    assert "Did you mean 'rerank'?" in warned
+
+
+def test_a_typo_is_sent_with_the_nearest_name_in_the_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="zhipu_flash"):
+        info = embedding_model_info("embeding-3x")
+    assert not info.known and info.name == "embeding-3x"
+    assert "Did you mean 'embedding-3'?" in caplog.text
+
+
+@pytest.mark.parametrize("name", ["", "  ", None, 3])
+def test_a_retrieval_model_name_must_be_a_string(name: Any) -> None:
+    with pytest.raises(zf.InvalidRequestInputError, match="non-empty string"):
+        embedding_model_info(name)
+    with pytest.raises(zf.InvalidRequestInputError, match="non-empty string"):
+        rerank_model_info(name)
