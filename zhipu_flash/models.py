@@ -219,7 +219,7 @@ _CATALOG: tuple[ModelInfo, ...] = (
         default_effort="max",
         unverified=_UNVERIFIED_CONTRACT,
         description=(
-            "Paid fast GLM-5.3 flash tier (2026-09-18, [report]); text, image and video; "
+            "Fast GLM-5.3 flash tier (released 2026-09-18, [report]); text, image and video; "
             "thinking contract unverified, so thinking and effort are sent as asked."
         ),
     ),
@@ -400,7 +400,7 @@ def get_model_info(name: str) -> ModelInfo:
 # As for chat models, an unknown embedding or rerank name is sent as given (a third-party
 # catalog lists a glm-rerank, for one): it gets a warning naming the nearest known model, and
 # only the documented hard limits of known models are checked locally (docs/glm-api.md §10,
-# §4.1's table). Batches for an unknown embedding model keep embedding-3's 64 inputs, the
+# §4.5). Batches for an unknown embedding model keep embedding-3's 64 inputs, the
 # client's own split, never a refusal.
 
 _EMBEDDINGS_DOC = "https://docs.bigmodel.cn/api-reference/模型-api/文本嵌入"
