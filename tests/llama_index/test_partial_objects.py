@@ -5,16 +5,19 @@ its characters arrive), sync and async, through ``stream_structured_predict``,
 ``astream_structured_predict`` and ``as_structured_llm(...).stream_chat``.
 
 Before the fix the open string was dropped until its quote closed: the titles were
-``[None, None, 'River Song', ...]``.
+``[None, None, 'River Song', ...]``. OpenAILike does the same on these bytes (checked below:
+ours reaches every state it reaches, and "Riv" before them).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from llama_index.core import PromptTemplate
 from llama_index.core.llms import ChatMessage
+from llama_index.llms.openai_like import OpenAILike
 from pydantic import BaseModel
 
 from glm_emulator import frames
@@ -111,3 +114,24 @@ async def test_an_async_structured_llm_stream_grows_with_the_fragments() -> None
 )
 def test_partial_arguments_never_raise(arguments: str, expected: dict[str, Any]) -> None:
     assert parse_tool_kwargs(arguments) == expected
+
+
+def test_at_least_as_complete_as_openai_like() -> None:
+    # OpenAILike (llama-index-llms-openai 0.8.3) on the same bytes reaches the states from
+    # "River Song" on (it drops the open string too); every state it reaches, ours reaches.
+    transport = httpx.MockTransport(
+        lambda _: httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+    )
+    theirs = OpenAILike(
+        model="glm-4.7",
+        api_base="http://glm.test/v1",
+        api_key="k",
+        is_chat_model=True,
+        is_function_calling_model=True,
+        http_client=httpx.Client(transport=transport),
+    )
+    model, _ = llm()
+    ours = seen(list(model.stream_structured_predict(Film, PROMPT, topic="rivers")))
+    openai_like = seen(list(theirs.stream_structured_predict(Film, PROMPT, topic="rivers")))
+    assert openai_like and all(state in ours for state in openai_like)
+    assert ours[-1] == openai_like[-1] == GROWING[-1]
