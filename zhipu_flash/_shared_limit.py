@@ -282,7 +282,9 @@ class _Keeper:
                     break
             self._release(items)
 
-    def _release(self, items: Sequence[tuple[str, str, Release | None]]) -> None:
+    def _release(
+        self, items: Sequence[tuple[str, str, Release | None]], at_exit: bool = False
+    ) -> None:
         by_scope: dict[str, list[str]] = {}
         with self._lock:
             for lease_id, scope, _ in items:
@@ -292,7 +294,7 @@ class _Keeper:
         for _, _, local in items:
             if local is not None:
                 local()
-        self._limit._run_release(by_scope)
+        self._limit._run_release(by_scope, at_exit)
 
     def _renew(self) -> None:
         by_scope: dict[str, list[str]] = {}
@@ -313,7 +315,7 @@ class _Keeper:
         with self._lock:
             items.extend((lease_id, scope, None) for lease_id, scope in self._live.items())
         if items:
-            self._release(items)
+            self._release(items, at_exit=True)
 
 
 def _discard(
@@ -542,15 +544,19 @@ class SharedLimit:
 
     # -- the keeper's round trips ---------------------------------------------------------
 
-    def _run_release(self, by_scope: dict[str, list[str]]) -> None:
+    def _run_release(self, by_scope: dict[str, list[str]], at_exit: bool = False) -> None:
         try:
             with self._sync.pipeline(transaction=False) as pipe:
                 for scope, ids in by_scope.items():
                     self._release_script(keys=_keys(scope)[:3], args=ids, client=pipe)
                 pipe.execute()
         except self._errors as exc:
-            # The leases expire by themselves; the tickets sooner.
-            self._failed(exc)
+            # The leases expire by themselves; the tickets sooner. At exit there is nobody
+            # left to tell.
+            if at_exit:
+                logger.debug("could not release shared slots at exit: %r", exc)
+            else:
+                self._failed(exc)
 
     def _run_renew(self, by_scope: dict[str, list[str]]) -> None:
         try:
