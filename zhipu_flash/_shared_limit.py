@@ -306,6 +306,8 @@ class _Keeper:
 
     def flush(self) -> None:
         """At exit: release what is queued and every lease still held."""
+        if self.pid != os.getpid():
+            return  # a forked child's copy: those leases are its parent's
         items: list[tuple[str, str, Release | None]] = []
         while True:
             try:
@@ -544,12 +546,20 @@ class SharedLimit:
 
     # -- the keeper's round trips ---------------------------------------------------------
 
+    def _call(self, script: Any, calls: Sequence[tuple[Sequence[str], Sequence[Any]]]) -> None:
+        # One round trip either way; a pipeline costs more CPU than it saves for one call.
+        if len(calls) == 1:
+            script(keys=calls[0][0], args=calls[0][1])
+            return
+        with self._sync.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                script(keys=keys, args=args, client=pipe)
+            pipe.execute()
+
     def _run_release(self, by_scope: dict[str, list[str]], at_exit: bool = False) -> None:
+        calls = [(_keys(scope)[:3], ids) for scope, ids in by_scope.items()]
         try:
-            with self._sync.pipeline(transaction=False) as pipe:
-                for scope, ids in by_scope.items():
-                    self._release_script(keys=_keys(scope)[:3], args=ids, client=pipe)
-                pipe.execute()
+            self._call(self._release_script, calls)
         except self._errors as exc:
             # The leases expire by themselves; the tickets sooner. At exit there is nobody
             # left to tell.
@@ -559,12 +569,10 @@ class SharedLimit:
                 self._failed(exc)
 
     def _run_renew(self, by_scope: dict[str, list[str]]) -> None:
+        head = [self._lease_ms, self._key_ms]
+        calls = [(_keys(scope)[:1], [*head, *ids]) for scope, ids in by_scope.items()]
         try:
-            with self._sync.pipeline(transaction=False) as pipe:
-                for scope, ids in by_scope.items():
-                    args = [self._lease_ms, self._key_ms, *ids]
-                    self._renew_script(keys=_keys(scope)[:1], args=args, client=pipe)
-                pipe.execute()
+            self._call(self._renew_script, calls)
         except self._errors as exc:
             self._failed(exc)
         else:

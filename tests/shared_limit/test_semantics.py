@@ -286,3 +286,20 @@ def test_retrieval_classes_share_the_limit(
     assert len(glm.received) == 9
     assert glm.rejected == 0
     assert glm.peak_by_model == {"embedding-3": 1, "rerank": 1}
+
+
+def test_adapters_keep_a_redis_password_secret() -> None:
+    from langchain_core.load import dumps
+
+    from langchain_zhipu_flash import ChatZhipuFlash
+    from llama_index_zhipu_flash import ZhipuFlash
+
+    url = "redis://worker:s3cret-pass@redis.internal:6379/0"
+    chat = ChatZhipuFlash(model=MODEL, api_key="k", max_concurrency=2, concurrency_url=url)
+    llm = ZhipuFlash(model=MODEL, api_key="k", max_concurrency=2, concurrency_url=url)
+    shown = [repr(chat), str(chat), chat.model_dump_json(), dumps(chat)]
+    shown += [repr(llm), str(llm), llm.to_json(), str(llm.to_dict())]
+    assert all("s3cret-pass" not in text for text in shown)
+    # The URL still reaches the clients.
+    assert chat._client_settings().concurrency_url == url
+    assert llm._client_settings().concurrency_url == url
