@@ -5,6 +5,7 @@ because this is the development package both the test suite and ``benchmarks/`` 
     with running_redis() as server:   # server.url == "redis://127.0.0.1:<port>/0"
         ...
         server.stop()                 # a Redis that goes away mid-run
+        server.restart()              # ... and comes back, empty, on the same port
 
 No persistence (no RDB, no AOF), nothing written outside a temporary directory; the process
 is stopped and reaped when the block ends. :data:`REDIS_SERVER` is the binary (Debian's
@@ -49,16 +50,20 @@ def _free_port() -> int:
 class RedisServer:
     """One running ``redis-server`` process."""
 
-    def __init__(self, binary: str, workdir: str) -> None:
-        self.port = _free_port()
+    def __init__(self, binary: str, workdir: str, port: int | None = None) -> None:
+        self.binary, self.workdir = binary, workdir
+        self.port = port or _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._start()
+
+    def _start(self) -> None:
         args = [
-            binary,
+            self.binary,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",
             "--appendonly", "no",
-            "--dir", workdir,
+            "--dir", self.workdir,
             "--daemonize", "no",
             "--loglevel", "warning",
         ]  # fmt: skip
@@ -83,6 +88,11 @@ class RedisServer:
             time.sleep(0.01)
         self.stop()
         raise RuntimeError(f"redis-server did not answer on port {self.port} in time")
+
+    def restart(self) -> None:
+        """Start a stopped server again, empty, on the same port (a Redis that came back)."""
+        self.stop()
+        self._start()
 
     @property
     def running(self) -> bool:

@@ -53,10 +53,11 @@ class ClientConfig(BaseModel):
     """At most this many requests per model in flight from this object and its copies (threads
     and event loops together); None: no cap (one async embedding call then runs at most 4
     batches at once)."""
-    concurrency_url: SecretStr | None = Field(default=None)
+    concurrency_url: SecretStr | None = Field(default=None, exclude=True)
     """A ``redis://`` URL through which every process on this API key, host and model shares
     ``max_concurrency`` (needs ``zhipu-flash[redis]``); None: ``ZHIPU_FLASH_CONCURRENCY_URL``
-    when set. A secret: a URL may hold Redis's password."""
+    when set. A secret (a URL may hold Redis's password), never serialized: where the model
+    is loaded, the variable says where the fleet's Redis is."""
     http_client: httpx.Client | None = Field(default=None, exclude=True)
     """An ``httpx.Client`` to use for sync calls."""
     async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True)

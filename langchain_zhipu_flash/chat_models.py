@@ -351,7 +351,7 @@ class ChatZhipuFlash(ClientConfig, BaseChatModel):
 
     @property
     def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "ZHIPUAI_API_KEY", "concurrency_url": "ZHIPU_FLASH_CONCURRENCY_URL"}
+        return {"api_key": "ZHIPUAI_API_KEY"}
 
     @classmethod
     def is_lc_serializable(cls) -> bool:

@@ -129,8 +129,9 @@ class _BaseClient:
         release = self.limit.acquire(model)
         if self.shared is None:
             return release
-        scope = scope_of(self.base_url, self._key_or_none() or "", model)
-        return self.shared.acquire(scope, model, self.limit.limit, self.timeout.pool, release)
+        return self.shared.acquire(
+            self._scope(model), model, self.limit.limit, self.timeout.pool, release
+        )
 
     async def _aacquire(self, model: str) -> Release:
         if self.limit is None:
@@ -138,10 +139,13 @@ class _BaseClient:
         release = await self.limit.aacquire(model)
         if self.shared is None:
             return release
-        scope = scope_of(self.base_url, self._key_or_none() or "", model)
         return await self.shared.aacquire(
-            scope, model, self.limit.limit, self.timeout.pool, release
+            self._scope(model), model, self.limit.limit, self.timeout.pool, release
         )
+
+    def _scope(self, model: str) -> str:
+        # Per request: the key may come from the environment, which can change.
+        return scope_of(self.base_url, self._key_or_none() or "", model)
 
     def _headers(self, stream: bool) -> dict[str, str]:
         # A blank key would go out as "Bearer " (httpx refuses it as an illegal header, which

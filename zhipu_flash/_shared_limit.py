@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -268,19 +269,28 @@ class _Keeper:
         period = self._limit.lease / 3
         next_renewal = _now() + period
         while True:
-            try:
-                item = self.queue.get(timeout=max(0.0, next_renewal - _now()))
-            except queue.Empty:
-                self._renew()
-                next_renewal = _now() + period
-                continue
-            items = [item]
+            items: list[tuple[str, str, Release | None]] = []
+            wait = next_renewal - _now()
+            if wait > 0:
+                with contextlib.suppress(queue.Empty):
+                    items.append(self.queue.get(timeout=wait))
             while True:
                 try:
                     items.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
-            self._release(items)
+            # Whatever goes wrong, the thread must go on: if it stopped, the process's own
+            # slots released by garbage collection would never come back.
+            try:
+                if items:
+                    self._release(items)
+                # Checked after every batch: a steady stream of releases must not starve the
+                # renewals of the requests still open.
+                if _now() >= next_renewal:
+                    next_renewal = _now() + period
+                    self._renew()
+            except Exception:
+                logger.exception("the shared limit's keeper thread failed; it goes on")
 
     def _release(
         self, items: Sequence[tuple[str, str, Release | None]], at_exit: bool = False

@@ -234,6 +234,33 @@ def test_an_unreachable_redis_costs_one_warning_and_no_request(
     client.close()
 
 
+def test_the_shared_limit_comes_back_with_redis(
+    glm: EmulatorHTTPServer,
+    own_redis: RedisServer,
+    api_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import zhipu_flash._shared_limit as shared_module
+
+    monkeypatch.setattr(shared_module, "REDIS_RETRY_INTERVAL", 0.05)
+    client = _client(glm, api_key, own_redis.url)
+    shared = _shared(client)
+    scope = scope_of(glm.base_url, api_key, MODEL)
+    caplog.set_level(logging.INFO, logger="zhipu_flash")
+    own_redis.stop()
+    with pytest.warns(zf.SharedLimitWarning):
+        assert client.create(model=MODEL, messages=HI).content == HELLO
+    own_redis.restart()
+    time.sleep(0.06)  # past the retry interval (not a timed assertion: a wait)
+    with client.stream(model=MODEL, messages=HI) as stream:
+        next(iter(stream))
+        assert len(shared.holders(scope)) == 1  # counted in Redis again
+    kinds = [getattr(r, "zhipu_flash_event", None) for r in caplog.records]
+    assert [k.kind for k in kinds if isinstance(k, SharedLimitEvent)] == ["fallback", "restored"]
+    client.close()
+
+
 def test_concurrency_url_needs_max_concurrency(
     monkeypatch: pytest.MonkeyPatch, redis_server: RedisServer
 ) -> None:
