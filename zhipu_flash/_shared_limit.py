@@ -40,6 +40,12 @@ never held up past the socket timeout. The first fallback in a process emits one
 logger carrying a :class:`SharedLimitEvent` as ``record.zhipu_flash_event``); Redis is tried
 again after 5 s. While it is down, the fleet can exceed the account's limit by up to the
 number of processes: a 1302 is then retried with backoff as always.
+
+The limit is fixed at ``max_concurrency``. An adaptive limit (shrink on 1302, grow back
+slowly) was not built: with the fleet's count exact, a 1302 means another application on the
+key or an N above the account's, which a loopback emulator cannot tell apart from the real
+thing, so no measurement here could show it helps; the retry with backoff already absorbs an
+occasional 1302.
 """
 
 from __future__ import annotations
