@@ -2,6 +2,7 @@
 
     python -m benchmarks.limiter            # about 30 s
     python -m benchmarks.limiter --quick    # about 5 s
+    python -m benchmarks.limiter --instructions   # callgrind counts: about 3 minutes
 
 Run it from the repository root in the test venv (it needs redis-py and ``redis-server``; a
 throwaway server is started on a free loopback port, glm_emulator/redis_server.py). Each row
@@ -13,9 +14,11 @@ takes (``ZhipuClient._acquire`` and the release it returns), and reports per acq
 - Redis round trips and script calls, counted by the server (``INFO stats`` and
   ``INFO commandstats``), so nothing is estimated.
 
-The last two rows put it in context: one whole non-streamed request to the GLM emulator on
-loopback, with each limit. Wall times move with the machine's load; the CPU numbers and the
-counts much less, and the counts not at all.
+``--instructions`` runs the sync rows under valgrind's callgrind instead: instructions of
+the whole client process per acquire+release (the keeper thread included, Redis not), the
+same on every run whatever the load. The last two rows put it in context: one whole
+non-streamed request to the GLM emulator on loopback, with each limit. Wall times move with
+the machine's load, CPU times less, counts not at all.
 """
 
 from __future__ import annotations
@@ -88,12 +91,65 @@ def _measure(
     return {"cpu_us": min(cpu), "wall_us": min(wall)}
 
 
+def _one(kind: str, n: int, url: str) -> None:
+    """Take and give back ``n`` slots (the process that callgrind counts)."""
+    client = zf.ZhipuClient(
+        api_key="bench.key", max_concurrency=4, concurrency_url=url if kind == "redis" else ""
+    )
+    for _ in range(20):  # warm-up: connection, SCRIPT LOAD, the keeper thread
+        client._acquire(MODEL)()
+    _settle(client)
+    for _ in range(n):
+        client._acquire(MODEL)()
+    _settle(client)
+
+
+def _instructions() -> int:
+    """Instructions per acquire+release under callgrind: the difference between a run of 1,200
+    and one of 200, divided by 1,000 (start-up, imports and the warm-up cancel out)."""
+    import re
+    import subprocess
+    import sys
+    import tempfile
+
+    print("| per sync acquire+release | instructions (callgrind) |")
+    print("|---|---|")
+    with running_redis() as server, tempfile.TemporaryDirectory() as tmp:
+        for kind in ("local", "redis"):
+            counts = []
+            for n in (200, 1200):
+                run = subprocess.run(
+                    [
+                        "valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out",
+                        sys.executable, "-m", "benchmarks.limiter",
+                        "--one", kind, "--n", str(n), "--url", server.url,
+                    ],
+                    capture_output=True, text=True, check=True,
+                )  # fmt: skip
+                counts.append(int(re.findall(r"Collected : (\d+)", run.stderr)[-1]))
+            per = (counts[1] - counts[0]) / 1000
+            name = "in-process" if kind == "local" else "Redis"
+            print(f"| {name} | {per:,.0f} |")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.limiter")
     parser.add_argument("--quick", action="store_true", help="fewer iterations")
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions with callgrind instead"
+    )
+    parser.add_argument("--one", choices=["local", "redis"], help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.one:
+        _one(args.one, args.n, args.url)
+        return 0
+    if args.instructions:
+        return _instructions()
     n = 500 if args.quick else 3000
     requests = 10 if args.quick else 50
 
