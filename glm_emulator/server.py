@@ -29,6 +29,12 @@ open at the same time. With ``hold_until=N`` each request waits before it is ans
 N requests are open (or ``hold_timeout`` seconds pass), so a client that does send N at once
 is seen doing so, whatever the scheduling.
 
+``concurrency_limit=N`` makes the server enforce GLM's account limit: a request arriving while
+N requests to the same model are being answered gets GLM's 1302 answer (HTTP 429), counted in
+``rejected``; ``peak_by_model`` holds the most requests answered at once per model, and
+``pace`` seconds between stream events make streams last long enough to overlap. Several
+client processes pointed at one server are then checked the way GLM would check them.
+
 Shutting down closes the listening socket and every kept-alive connection, and joins the
 handler threads, so nothing outlives the ``with`` block.
 """
@@ -40,6 +46,7 @@ import json
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,6 +78,8 @@ _RETRIEVAL = {
     for prefix in _PREFIXES
     for endpoint in ("embeddings", "rerank")
 }
+# GLM's words for 1302 (docs/glm-api.md §8.2).
+_MSG_1302 = "您当前使用该API的并发数过高，请降低并发，或联系客服增加限额。"
 # Idle kept-alive connections are dropped after this many seconds.
 _IDLE_TIMEOUT = 60.0
 # Request bodies above this size are refused (a real request with images stays far below).
@@ -101,13 +110,20 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         verbose: bool = False,
         hold: int = 1,
         hold_timeout: float = 0.3,
+        concurrency_limit: int | None = None,
+        pace: float = 0.0,
     ) -> None:
         self.verbose = verbose
         self.hold = hold
         self.hold_timeout = hold_timeout
+        self.concurrency_limit = concurrency_limit
+        self.pace = pace
         self.received: list[Received] = []
         self.in_flight = 0
         self.peak_in_flight = 0
+        self.in_flight_by_model: dict[str, int] = {}
+        self.peak_by_model: dict[str, int] = {}
+        self.rejected = 0  # requests answered 1302 because of concurrency_limit
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         self._flight = threading.Condition()
@@ -130,17 +146,27 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         with self._flight:
             self.received.append(Received(path, body, authorization))
 
-    def _begin(self) -> None:
+    def _begin(self, model: str) -> bool:
+        """Count a request in; False (counted in ``rejected``) when ``concurrency_limit``
+        requests to ``model`` are already being answered."""
         with self._flight:
+            now = self.in_flight_by_model.get(model, 0)
+            if self.concurrency_limit is not None and now >= self.concurrency_limit:
+                self.rejected += 1
+                return False
+            self.in_flight_by_model[model] = now + 1
+            self.peak_by_model[model] = max(self.peak_by_model.get(model, 0), now + 1)
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             self._flight.notify_all()
             if self.hold > 1:
                 self._flight.wait_for(lambda: self.in_flight >= self.hold, self.hold_timeout)
+            return True
 
-    def _end(self) -> None:
+    def _end(self, model: str) -> None:
         with self._flight:
             self.in_flight -= 1
+            self.in_flight_by_model[model] -= 1
 
     def get_request(self) -> tuple[socket.socket, Any]:
         connection, address = super().get_request()
@@ -185,14 +211,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(error_response(404, "1222", "The API does not exist."))
             return
         denied = check_authorization(self.headers.get("Authorization"))
-        self.server._begin()
+        model = _model_of(body)
+        if not self.server._begin(model):
+            self._send(error_response(429, "1302", _MSG_1302))
+            return
         ended = False
 
         def end() -> None:
             nonlocal ended
             if not ended:
                 ended = True
-                self.server._end()
+                self.server._end(model)
 
         try:
             if denied is not None:
@@ -265,11 +294,22 @@ class _Handler(BaseHTTPRequestHandler):
             for event in frames.stream_events(response.chunks):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
                 self.wfile.flush()
+                if self.server.pace:
+                    time.sleep(self.server.pace)
             last()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client went away mid-response
+
+
+def _model_of(body: bytes) -> str:
+    # Only for counting; the answer checks the body properly.
+    with contextlib.suppress(UnicodeDecodeError, ValueError):
+        parsed = json.loads(body.decode("utf-8"))
+        if isinstance(parsed, dict) and isinstance(parsed.get("model"), str):
+            return str(parsed["model"])
+    return ""
 
 
 def make_server(
@@ -279,9 +319,18 @@ def make_server(
     verbose: bool = False,
     hold: int = 1,
     hold_timeout: float = 0.3,
+    concurrency_limit: int | None = None,
+    pace: float = 0.0,
 ) -> EmulatorHTTPServer:
     """A bound, not yet serving, emulator server (``port=0`` picks a free port)."""
-    return EmulatorHTTPServer((host, port), verbose=verbose, hold=hold, hold_timeout=hold_timeout)
+    return EmulatorHTTPServer(
+        (host, port),
+        verbose=verbose,
+        hold=hold,
+        hold_timeout=hold_timeout,
+        concurrency_limit=concurrency_limit,
+        pace=pace,
+    )
 
 
 def base_url_of(server: EmulatorHTTPServer) -> str:
@@ -300,11 +349,25 @@ def running_emulator(port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
 
 @contextmanager
 def serving_emulator(
-    port: int = 0, host: str = "127.0.0.1", *, hold: int = 1, hold_timeout: float = 0.3
+    port: int = 0,
+    host: str = "127.0.0.1",
+    *,
+    hold: int = 1,
+    hold_timeout: float = 0.3,
+    concurrency_limit: int | None = None,
+    pace: float = 0.0,
 ) -> Iterator[EmulatorHTTPServer]:
     """:func:`running_emulator`, yielding the server itself (its ``base_url``, the requests
-    it received, its in-flight counts); ``hold`` as the module docstring says."""
-    server = make_server(host, port, hold=hold, hold_timeout=hold_timeout)
+    it received, its in-flight counts); ``hold``, ``concurrency_limit`` and ``pace`` as the
+    module docstring says."""
+    server = make_server(
+        host,
+        port,
+        hold=hold,
+        hold_timeout=hold_timeout,
+        concurrency_limit=concurrency_limit,
+        pace=pace,
+    )
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.05},

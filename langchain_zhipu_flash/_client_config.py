@@ -2,8 +2,8 @@
 ``ZhipuFlashEmbeddings`` and ``ZhipuFlashRerank``.
 
 :class:`ClientConfig` holds the fields, with their names, aliases and environment variables
-(``api_key``, ``base_url``, ``timeout``/``request_timeout``,
-``max_retries``, ``max_concurrency``, ``http_client``, ``async_http_client``) and the same
+(``api_key``, ``base_url``, ``timeout``/``request_timeout``, ``max_retries``,
+``max_concurrency``, ``concurrency_url``, ``http_client``, ``async_http_client``) and the same
 :class:`~zhipu_flash.model_clients.ModelClients` cache behind them: clients built at the first
 call, per event loop for async, rebuilt when a setting changes, never copied or pickled.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 import httpx
 from langchain_core.utils import from_env, secret_from_env
@@ -53,6 +53,11 @@ class ClientConfig(BaseModel):
     """At most this many requests per model in flight from this object and its copies (threads
     and event loops together); None: no cap (one async embedding call then runs at most 4
     batches at once)."""
+    concurrency_url: SecretStr | None = Field(default=None, exclude=True)
+    """A ``redis://`` URL through which every process on this API key, host and model shares
+    ``max_concurrency`` (needs ``zhipu-flash[redis]``); None: ``ZHIPU_FLASH_CONCURRENCY_URL``
+    when set. A secret (a URL may hold Redis's password), never serialized: where the model
+    is loaded, the variable says where the fleet's Redis is."""
     http_client: httpx.Client | None = Field(default=None, exclude=True)
     """An ``httpx.Client`` to use for sync calls."""
     async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
@@ -99,16 +104,15 @@ class ClientConfig(BaseModel):
         # Derived at every call, so a changed key, URL, timeout or retry count (in place or
         # through model_copy) is used by the next request. model_copy(update=...) does not
         # validate, so the key may arrive as a plain string.
-        key = cast("Any", self.api_key)
-        secret = key.get_secret_value() if isinstance(key, SecretStr) else key
         return ClientSettings(
-            api_key=secret or None,
+            api_key=_secret(self.api_key) or None,
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,
             http_client=self.http_client,
             async_http_client=self.async_http_client,
             max_concurrency=self.max_concurrency,
+            concurrency_url=_secret(self.concurrency_url),
         )
 
     def _sync_client(self) -> zf.ZhipuClient:
@@ -149,6 +153,11 @@ class ClientConfig(BaseModel):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _secret(value: Any) -> str | None:
+    # model_copy(update=...) does not validate, so a secret may arrive as a plain string.
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 @functools.cache

@@ -128,6 +128,9 @@ class ChatZhipuFlash(ClientConfig, BaseChatModel):
             At most this many requests per model in flight from this model object and its
             copies (invoke, stream, batch, agents; threads and event loops); the rest wait
             their turn instead of meeting GLM's per-account limit (1302).
+        concurrency_url: SecretStr | None
+            A ``redis://`` URL: every process on the same key, host and model shares
+            ``max_concurrency`` through it. Defaults to ``ZHIPU_FLASH_CONCURRENCY_URL``.
         exact_token_count: bool
             Count tokens with GLM's tokenizer endpoint instead of the offline estimate.
         http_client / async_http_client: httpx.Client / httpx.AsyncClient

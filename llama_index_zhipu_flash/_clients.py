@@ -1,11 +1,11 @@
 """What every class of this adapter shares about its core clients.
 
 :class:`ClientConfig` is the connection settings of a LlamaIndex component (``api_key``,
-``base_url``, ``timeout``, ``max_retries``, ``max_concurrency``) and the cache of core clients
-built from them (:class:`~zhipu_flash.model_clients.ModelClients`): a component constructs
-without a key or a network, changed settings reach the next call, async clients are one per
-event loop, and copies and pickles start with an empty cache. ``ZhipuFlashEmbedding`` and
-``ZhipuFlashRerank`` and ``ZhipuFlash`` inherit it.
+``base_url``, ``timeout``, ``max_retries``, ``max_concurrency``, ``concurrency_url``) and the
+cache of core clients built from them (:class:`~zhipu_flash.model_clients.ModelClients`): a
+component constructs without a key or a network, changed settings reach the next call, async
+clients are one per event loop, and copies and pickles start with an empty cache.
+``ZhipuFlashEmbedding`` and ``ZhipuFlashRerank`` and ``ZhipuFlash`` inherit it.
 
 :class:`Injected` holds the clients a caller passed in, and :func:`refuse_unknown_keywords`
 turns a misspelt keyword into a ``TypeError`` naming the nearest valid one.
@@ -125,6 +125,10 @@ def refuse_unknown_keywords(
     raise TypeError(f"{message} {fallback}".strip())
 
 
+def _secret(value: str | SecretStr | None) -> str | None:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
 class ClientConfig(BaseModel):
     """Connection settings and the core clients built from them (see the module doc)."""
 
@@ -166,6 +170,16 @@ class ClientConfig(BaseModel):
             "loops together); more wait for a slot instead of meeting GLM's 1302 limit."
         ),
     )
+    concurrency_url: SecretStr | None = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description=(
+            "A redis:// URL through which every process on this API key, host and model "
+            "shares max_concurrency (needs zhipu-flash[redis]). Defaults to "
+            "ZHIPU_FLASH_CONCURRENCY_URL. Never serialised: it may hold Redis's password."
+        ),
+    )
 
     _clients: ModelClients = PrivateAttr(default_factory=ModelClients)
     _injected: Injected = PrivateAttr(default_factory=Injected)
@@ -187,16 +201,16 @@ class ClientConfig(BaseModel):
 
     def _client_settings(self) -> ClientSettings:
         # Built per call from the current fields: a changed field means another cached client.
-        key = self.api_key
         # A plain str when assigned after construction (fields are not re-validated).
         return ClientSettings(
-            api_key=key.get_secret_value() if isinstance(key, SecretStr) else key,
+            api_key=_secret(self.api_key),
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,
             http_client=self._injected.http_client,
             async_http_client=self._injected.async_http_client,
             max_concurrency=self.max_concurrency,
+            concurrency_url=_secret(self.concurrency_url),
         )
 
     def _sync_client(self) -> ZhipuClient:

@@ -110,7 +110,9 @@ class ZhipuFlash(ClientConfig, FunctionCallingLLM):
     use (the caches are not copied). ``max_concurrency=N`` caps this LLM's requests in flight
     (threads, tasks and event loops together; copies made with ``model_copy`` share the cap),
     so ``use_async`` synthesizers and gathered agents queue instead of meeting GLM's 1302
-    concurrency error. An injected ``http_client``/``async_http_client`` is used for the
+    concurrency error; with ``concurrency_url="redis://..."`` (or
+    ``ZHIPU_FLASH_CONCURRENCY_URL``) every process on the same key shares those N slots
+    (``zhipu-flash[redis]``). An injected ``http_client``/``async_http_client`` is used for the
     clients built here; an injected core ``client``/``async_client`` is used as given for its
     side (its own key, URL, timeout, retries and cap: the fields above do not reach it).
     Copies share injected clients, which the caller closes; a pickled copy leaves them behind

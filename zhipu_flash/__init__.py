@@ -27,6 +27,7 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ConcurrencySlotTimeoutError,
     ContentFilterError,
     ContextWindowExceededError,
     FairUseRestrictionError,
@@ -43,6 +44,7 @@ from ._exceptions import (
 )
 from ._limiter import ConcurrencyLimit
 from ._request import build_chat_request
+from ._shared_limit import SharedLimitWarning
 from ._stream import AsyncStream, Stream
 from ._version import __version__
 from .models import FLASH_MODELS, MODELS, ModelInfo, get_model_info
@@ -67,6 +69,7 @@ __all__ = [
     "ChatCompletion",
     "ChatCompletionChunk",
     "ConcurrencyLimit",
+    "ConcurrencySlotTimeoutError",
     "ContentFilterError",
     "ContextWindowExceededError",
     "FairUseRestrictionError",
@@ -78,6 +81,7 @@ __all__ = [
     "PermissionDeniedError",
     "QuotaExceededError",
     "RateLimitError",
+    "SharedLimitWarning",
     "Stream",
     "StreamDecodeError",
     "StreamInterruptedError",

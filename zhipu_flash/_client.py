@@ -21,6 +21,7 @@ import httpx
 from ._constants import (
     BASE_URL_ENV_VAR,
     CHAT_COMPLETIONS_PATH,
+    CONCURRENCY_URL_ENV_VAR,
     DEFAULT_BASE_URL,
     DEFAULT_EMBED_CONCURRENCY,
     DEFAULT_LIMITS,
@@ -53,6 +54,7 @@ from ._retrieval import (
     rerank_request,
 )
 from ._retry import retry_delay, should_retry
+from ._shared_limit import SharedLimit, scope_of, shared_limit
 from ._stream import AsyncStream, Stream, StreamParser
 from ._version import __version__
 from .models import get_model_info
@@ -80,9 +82,11 @@ class _BaseClient:
         timeout: TimeoutTypes,
         max_retries: int,
         max_concurrency: int | ConcurrencyLimit | None,
+        concurrency_url: str | None = None,
     ) -> None:
         self._api_key = api_key or None
         self.limit = as_limit(max_concurrency)
+        self.shared = self._share(concurrency_url)
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL).rstrip(
             "/"
         )
@@ -104,11 +108,45 @@ class _BaseClient:
     def _key_or_none(self) -> str | None:
         return self._api_key or api_key_from_env()
 
+    def _share(self, url: str | None) -> SharedLimit | None:
+        if url is None:
+            # The variable configures a fleet; clients without a cap (a tokenizer client, a
+            # model without max_concurrency) have nothing to share and ignore it.
+            url = os.environ.get(CONCURRENCY_URL_ENV_VAR) or None
+            if url is None or self.limit is None:
+                return None
+        if not url:
+            return None  # "" turns the variable off for this client
+        if self.limit is None:
+            raise ValueError(
+                "concurrency_url shares max_concurrency between processes: set "
+                "max_concurrency=N too (your account's concurrency per model)."
+            )
+        return shared_limit(url)
+
     def _acquire(self, model: str) -> Release:
-        return no_release if self.limit is None else self.limit.acquire(model)
+        if self.limit is None:
+            return no_release
+        release = self.limit.acquire(model)
+        if self.shared is None:
+            return release
+        return self.shared.acquire(
+            self._scope(model), model, self.limit.limit, self.timeout.pool, release
+        )
 
     async def _aacquire(self, model: str) -> Release:
-        return no_release if self.limit is None else await self.limit.aacquire(model)
+        if self.limit is None:
+            return no_release
+        release = await self.limit.aacquire(model)
+        if self.shared is None:
+            return release
+        return await self.shared.aacquire(
+            self._scope(model), model, self.limit.limit, self.timeout.pool, release
+        )
+
+    def _scope(self, model: str) -> str:
+        # Per request: the key may come from the environment, which can change.
+        return scope_of(self.base_url, self._key_or_none() or "", model)
 
     def _headers(self, stream: bool) -> dict[str, str]:
         # A blank key would go out as "Bearer " (httpx refuses it as an illegal header, which
@@ -305,6 +343,13 @@ class ZhipuClient(_BaseClient):
             further calls wait for a slot instead of meeting GLM's 1302 limit. None: no cap.
             A :class:`~zhipu_flash.ConcurrencyLimit` is shared by every client given it, sync
             and async, across threads and event loops.
+        concurrency_url: A ``redis://`` URL (needs ``zhipu-flash[redis]``) through which
+            every process and machine with the same URL, base URL host, API key and model
+            shares ``max_concurrency`` (a slot is a lease of 30 s, renewed while the request
+            is open; ``?lease=SECONDS`` changes it). Defaults to ``ZHIPU_FLASH_CONCURRENCY_URL``
+            when ``max_concurrency`` is set; ``""`` turns it off. Waiting for a shared slot
+            is bounded by the pool part of ``timeout``. An unreachable Redis falls back to
+            this process's ``max_concurrency`` with one :class:`~zhipu_flash.SharedLimitWarning`.
 
     Example::
 
@@ -326,8 +371,9 @@ class ZhipuClient(_BaseClient):
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.Client | None = None,
         max_concurrency: int | ConcurrencyLimit | None = None,
+        concurrency_url: str | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, timeout, max_retries, max_concurrency)
+        super().__init__(api_key, base_url, timeout, max_retries, max_concurrency, concurrency_url)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self.timeout, limits=DEFAULT_LIMITS)
 
@@ -580,8 +626,9 @@ class AsyncZhipuClient(_BaseClient):
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
         max_concurrency: int | ConcurrencyLimit | None = None,
+        concurrency_url: str | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, timeout, max_retries, max_concurrency)
+        super().__init__(api_key, base_url, timeout, max_retries, max_concurrency, concurrency_url)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self.timeout, limits=DEFAULT_LIMITS)
 

@@ -63,3 +63,17 @@ MAX_RETRY_AFTER = 60.0
 #: SSE lines longer than this are an error, not a reason to buffer without bound. A whole
 #: tool call (a file written by an agent) arrives in one line, so the limit is generous.
 DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
+
+#: Where ``max_concurrency`` is shared between processes and machines (a ``redis://`` URL),
+#: when a client is given no ``concurrency_url``. One variable configures a whole fleet.
+CONCURRENCY_URL_ENV_VAR = "ZHIPU_FLASH_CONCURRENCY_URL"
+#: A shared slot is a lease: renewed every third of this while its request is open, so a
+#: worker killed with SIGKILL gives its slots back within this many seconds. Long enough that
+#: a busy worker (a blocked event loop, a GC pause) never loses a lease it still uses.
+DEFAULT_LEASE_SECONDS = 30.0
+#: Redis must answer within this, or the shared limit falls back to the process's own:
+#: an unreachable Redis never holds a request up for longer.
+REDIS_SOCKET_TIMEOUT = 2.0
+#: After Redis failed, requests use the process's own limit for this long before Redis is
+#: tried again (so a dead Redis costs one timeout per interval, not one per request).
+REDIS_RETRY_INTERVAL = 5.0

@@ -55,6 +55,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ConcurrencySlotTimeoutError",
     "ContentFilterError",
     "ContextWindowExceededError",
     "FairUseRestrictionError",
@@ -124,6 +125,12 @@ class APIConnectionError(ZhipuError):
 
 class APITimeoutError(APIConnectionError):
     """A connect, read, write or pool timeout."""
+
+
+class ConcurrencySlotTimeoutError(APITimeoutError):
+    """No slot of a ``max_concurrency`` limit shared through ``concurrency_url`` came free
+    within the request's timeout (its ``pool`` part): nothing was sent. The message says what
+    to change."""
 
 
 class StreamInterruptedError(APIConnectionError):

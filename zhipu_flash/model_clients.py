@@ -16,8 +16,13 @@ keeps those caches so the adapters need not:
   twice works and a model dropped mid-loop leaves nothing open;
 - one :class:`~zhipu_flash.ConcurrencyLimit` per ``max_concurrency`` value is shared by the
   sync client and every async client, so the cap holds across invoke, stream, batch, threads
-  and loops;
+  and loops; with a ``concurrency_url`` (or ``ZHIPU_FLASH_CONCURRENCY_URL``) it is shared by
+  every process on the same Redis, API key, host and model too;
 - ``copy.deepcopy`` and ``pickle`` give an empty cache (locks and sockets are not state).
+
+:class:`SharedLimitEvent` is what a log handler (or a framework callback reading the
+``zhipu_flash`` log) finds on ``record.zhipu_flash_event`` when a shared limit falls back to
+the process's own or comes back.
 
 :func:`nearest_name` is the other thing both framework models share: the valid setting an
 unknown keyword argument was meant to be, for the error that refuses it.
@@ -38,8 +43,9 @@ from ._client import AsyncZhipuClient, ZhipuClient
 from ._limiter import ConcurrencyLimit
 from ._loops import PerLoop
 from ._pool import as_timeout, shared_http_client
+from ._shared_limit import SharedLimitEvent
 
-__all__ = ["ClientSettings", "ModelClients", "nearest_name"]
+__all__ = ["ClientSettings", "ModelClients", "SharedLimitEvent", "nearest_name"]
 
 #: Settings seen at once by one cache (a model and the copies that share its cache); the
 #: oldest are dropped (async pools close with their loops, sync clients use the shared pool).
@@ -57,6 +63,8 @@ class ClientSettings:
     http_client: httpx.Client | None = None
     async_http_client: httpx.AsyncClient | None = None
     max_concurrency: int | None = None
+    #: Shares ``max_concurrency`` through Redis; None: ``ZHIPU_FLASH_CONCURRENCY_URL``.
+    concurrency_url: str | None = None
 
     def __repr__(self) -> str:
         # Never the key.
@@ -76,6 +84,7 @@ class ClientSettings:
             id(self.http_client),
             id(self.async_http_client),
             self.max_concurrency,
+            self.concurrency_url,
         )
 
 
@@ -143,6 +152,7 @@ class ModelClients:
                     max_retries=settings.max_retries,
                     http_client=settings.http_client or shared_http_client(settings.timeout),
                     max_concurrency=self._limit(settings),
+                    concurrency_url=settings.concurrency_url,
                 )
             return entry.sync_client
 
@@ -162,6 +172,7 @@ class ModelClients:
                         max_retries=settings.max_retries,
                         http_client=settings.async_http_client,
                         max_concurrency=limit,
+                        concurrency_url=settings.concurrency_url,
                     )
 
                 entry.async_clients = PerLoop(create, AsyncZhipuClient.aclose)

@@ -864,3 +864,36 @@ def test_server_logs_requests_and_counts_them_in_flight() -> None:
             "1 + 1",
             "2 + 1",
         ]
+
+
+@pytest.mark.emulator
+def test_server_enforces_a_concurrency_limit_per_model_with_1302() -> None:
+    from glm_emulator.server import serving_emulator
+
+    headers = {"Authorization": "Bearer test.key"}
+    with (
+        serving_emulator(concurrency_limit=1, pace=0.05) as server,
+        httpx.Client(base_url=server.base_url, timeout=10) as client,
+    ):
+        body = {**ask("Hi"), "stream": True}
+        with client.stream("POST", "/chat/completions", json=body, headers=headers) as open_:
+            lines = open_.iter_lines()
+            first = next(lines)
+            assert first.startswith("data: ")
+            # One stream of the model is open: the next request to it is over the limit,
+            # a request to another model is not.
+            over = client.post("/chat/completions", json=ask("Hi"), headers=headers)
+            other = client.post(
+                "/chat/completions",
+                json={**ask("Hi"), "model": "glm-4-flash-250414"},
+                headers=headers,
+            )
+            rest = list(lines)
+        assert over.status_code == 429
+        assert over.json()["error"]["code"] == "1302"
+        assert other.status_code == 200
+        assert "data: [DONE]" in rest  # the open stream was not disturbed
+        # After the stream ended the model takes a request again.
+        assert client.post("/chat/completions", json=ask("Hi"), headers=headers).is_success
+    assert server.rejected == 1
+    assert server.peak_by_model[ask("Hi")["model"]] == 1

@@ -44,6 +44,7 @@ def test_every_field_has_a_description() -> None:
         "timeout",
         "max_retries",
         "max_concurrency",
+        "concurrency_url",
         "context_window",
         "additional_kwargs",
     ]

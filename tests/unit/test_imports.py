@@ -40,6 +40,7 @@ CORE_LAYERS: list[tuple[str, list[str]]] = [
             "zhipu_flash.models",
             "zhipu_flash._limiter",
             "zhipu_flash._loops",
+            "zhipu_flash._shared_limit",
             "zhipu_flash._pool",
             "zhipu_flash._retry",
         ],

@@ -45,7 +45,7 @@ def test_snippet_runs(index: int, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_readme_extras_exist() -> None:
     pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8")
     extras = re.findall(r"pip install \"zhipu-flash\[([a-z-]+)\]\"", README)
-    assert set(extras) == {"langchain", "llama-index", "all"}
+    assert set(extras) == {"langchain", "llama-index", "all", "redis"}
     for extra in extras:
         assert re.search(rf"^{re.escape(extra)} = \[", pyproject, re.M), extra
 
