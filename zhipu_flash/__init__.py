@@ -50,7 +50,6 @@ from ._version import __version__
 from .models import FLASH_MODELS, MODELS, ModelInfo, get_model_info
 from .multimodal import image_part, inline_local_images
 from .types import ChatCompletion, ChatCompletionChunk
-from .web_search import web_search_tool
 
 __all__ = [
     "API_KEY_ENV_VARS",
@@ -93,5 +92,4 @@ __all__ = [
     "get_model_info",
     "image_part",
     "inline_local_images",
-    "web_search_tool",
 ]

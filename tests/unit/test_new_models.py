@@ -27,6 +27,7 @@ from tests.unit._helpers import (
 )
 from tests.wire import shaped_json
 from zhipu_flash import cli
+from zhipu_flash.web_search import web_search_tool
 
 MODES = ["sync", "async"]
 #: GLM-5.3's answer to thinking disabled, as reported from api.z.ai (the fixture's header).
@@ -155,8 +156,8 @@ def test_other_refusals_are_left_as_glm_worded_them(mode: str) -> None:
 
 
 def test_web_search_tool_sends_only_the_options_given() -> None:
-    assert zf.web_search_tool() == {"type": "web_search", "web_search": {"enable": True}}
-    tool = zf.web_search_tool(
+    assert web_search_tool() == {"type": "web_search", "web_search": {"enable": True}}
+    tool = web_search_tool(
         search_engine="search_pro",
         count=5,
         search_domain_filter="www.gov.cn",
@@ -178,7 +179,7 @@ def test_web_search_tool_sends_only_the_options_given() -> None:
     }
     # A value GLM may add later is sent as given: only types are checked locally.
     assert (
-        zf.web_search_tool(search_recency_filter="oneDecade")["web_search"]["search_recency_filter"]
+        web_search_tool(search_recency_filter="oneDecade")["web_search"]["search_recency_filter"]
         == "oneDecade"
     )
 
@@ -195,12 +196,12 @@ def test_web_search_tool_sends_only_the_options_given() -> None:
 )
 def test_web_search_tool_refuses_a_wrong_type(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(zf.InvalidRequestInputError, match=match):
-        zf.web_search_tool(**kwargs)
+        web_search_tool(**kwargs)
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_web_search_tool_goes_on_the_wire_and_its_sources_come_back(mode: str) -> None:
-    tool = zf.web_search_tool(search_result=True, result_sequence="before", count=3)
+    tool = web_search_tool(search_result=True, result_sequence="before", count=3)
     ask = {"model": "glm-4.7-flash", "messages": USER, "tools": [tool]}
     with serving_emulator() as server:
         if mode == "sync":
