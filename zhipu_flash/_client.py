@@ -23,7 +23,6 @@ from ._constants import (
     CHAT_COMPLETIONS_PATH,
     DEFAULT_BASE_URL,
     DEFAULT_EMBED_CONCURRENCY,
-    DEFAULT_LIMITS,
     DEFAULT_MAX_RETRIES,
     EMBEDDINGS_PATH,
     RERANK_PATH,
@@ -53,6 +52,7 @@ from ._retrieval import (
 )
 from ._retry import retry_delay, should_retry
 from ._stream import AsyncStream, Stream, StreamParser
+from ._transport import LazyTLSTransport, ShardedAsyncTransport, limits_for
 from ._version import __version__
 from .models import get_model_info
 from .types import ChatCompletion, EmbeddingsResponse, RerankResponse
@@ -102,6 +102,10 @@ class _BaseClient:
 
     def _key_or_none(self) -> str | None:
         return self._api_key or api_key_from_env()
+
+    def _limits(self) -> httpx.Limits:
+        # The pool makes room for the requests max_concurrency lets through.
+        return limits_for(None if self.limit is None else self.limit.limit)
 
     def _acquire(self, model: str) -> Release:
         return no_release if self.limit is None else self.limit.acquire(model)
@@ -328,7 +332,9 @@ class ZhipuClient(_BaseClient):
     ) -> None:
         super().__init__(api_key, base_url, timeout, max_retries, max_concurrency)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=self.timeout, limits=DEFAULT_LIMITS)
+        self._http = http_client or httpx.Client(
+            timeout=self.timeout, transport=LazyTLSTransport(self._limits())
+        )
 
     def create(
         self,
@@ -576,7 +582,9 @@ class AsyncZhipuClient(_BaseClient):
     ) -> None:
         super().__init__(api_key, base_url, timeout, max_retries, max_concurrency)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=self.timeout, limits=DEFAULT_LIMITS)
+        self._http = http_client or httpx.AsyncClient(
+            timeout=self.timeout, transport=ShardedAsyncTransport(self._limits())
+        )
 
     async def create(
         self,

@@ -51,7 +51,7 @@ _DONE = b"[DONE]"
 _LOG_EXCERPT = 500
 # The validator itself: ``model_validate_json`` is a Python wrapper around this call, and
 # this runs once per streamed chunk.
-_validate_chunk = ChatCompletionChunk.__pydantic_validator__.validate_json
+_validate_chunk = ChatCompletionChunk.model_validate_json
 
 
 class ChunkReader:
