@@ -38,7 +38,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 8_000  # chunks per second, all streams together
-ARRIVALS = 1_000  # streams started per second: users arrive over time, not in one instant
+ARRIVALS = 500  # streams started per second: users arrive over time, not in one instant
 SERVERS = 2
 CLIENT_NAMES = ("core-async", "chatzhipuflash-async", "zhipuflash-async")
 
