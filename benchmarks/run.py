@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from benchmarks import concurrency, startup
 from benchmarks.report import fmt, targets, write_report
 from benchmarks.scenarios import Scenario, scenarios
 
@@ -331,6 +332,41 @@ def make_plot(python: Path, results_json: Path, png: Path, key: str) -> bool:
     return proc.returncode == 0
 
 
+def run_extra(args: argparse.Namespace, python: Path) -> dict[str, Any]:
+    """The scenarios with drivers of their own: ``startup`` (benchmarks/startup.py) and
+    ``concurrency`` (benchmarks/concurrency.py), run unless ``--scenarios`` leaves them out."""
+    chosen = args.scenarios.split(",") if args.scenarios else None
+    out: dict[str, Any] = {}
+    if chosen is None or "startup" in chosen:
+        print("\n== start-up: import times and client construction, fresh processes", flush=True)
+        out["startup"] = startup.measure(str(python), 3 if args.quick else 7)
+        print("\n".join(startup.table(out["startup"])), flush=True)
+    if chosen is None or "concurrency" in chosen:
+        print("\n== 100 vs 5,000 concurrent paced streams through one client", flush=True)
+        out["concurrency"] = concurrency.run(str(python), args.quick)
+    return out
+
+
+def append_extra(report: Path, extra: dict[str, Any]) -> list[str]:
+    """Add the start-up and concurrency sections to the report; their target lines."""
+    lines: list[str] = []
+    found: list[str] = []
+    if "startup" in extra:
+        found += startup.targets(extra["startup"])
+        lines += ["", "## Start-up", "", "Best of fresh processes "
+                  "(benchmarks/startup.py); the statement alone is timed.", "",
+                  *startup.table(extra["startup"])]  # fmt: skip
+    if "concurrency" in extra:
+        found += concurrency.targets(extra["concurrency"])
+        lines += ["", "## 100 vs 5,000 concurrent streams", "",
+                  "One client, its own pool, paced streams (benchmarks/concurrency.py).", "",
+                  *concurrency.table(extra["concurrency"])]  # fmt: skip
+    if lines:
+        with report.open("a") as f:
+            f.write("\n".join([*lines, "", *(f"- {t}" for t in found), ""]))
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, about 4 minutes")
@@ -356,21 +392,24 @@ def main(argv: list[str] | None = None) -> int:
     info = machine(python)
     print(f"{info['cpu']}, {info['cores']} cores, Python {info['python']}", flush=True)
     results, profile_top, instructions = run_all(args, python)
+    extra = run_extra(args, python)
     suffix = "-quick" if args.quick else ""
     report = Path(args.output) if args.output else HERE / f"RESULTS{suffix}.md"
     raw = report.with_suffix(".json")
     raw.write_text(json.dumps({"machine": info, "command": command, "results": results,
-                               "profile": profile_top, "instructions": instructions},
-                              indent=1))  # fmt: skip
+                               "profile": profile_top, "instructions": instructions,
+                               **extra}, indent=1))  # fmt: skip
     png = report.with_suffix(".png")
     plot = png.name if make_plot(python, raw, png, "big") else None
     write_report(
         report, results, profile_top, instructions, info, command.strip(), args.quick,
         time.monotonic() - started, plot,
     )  # fmt: skip
-    print("\n" + "\n".join(targets(results, instructions)))
+    extra_targets = append_extra(report, extra)
+    print("\n" + "\n".join([*targets(results, instructions), *extra_targets]))
     print(f"\nwrote {report} and {raw}" + (f" and {png}" if plot else ""))
     bad = [r for rows in results.values() for r in rows if r.get("ok") is False]
+    bad += [r for r in extra.get("concurrency", []) if r.get("ok") is False]
     return 1 if bad else 0
 
 

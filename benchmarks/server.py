@@ -223,11 +223,15 @@ def _raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
-async def serve(port: int, lifetime: float, interval: float, prerender: list[int]) -> None:
+async def serve(
+    port: int, lifetime: float, interval: float, prerender: list[int], reuse_port: bool = False
+) -> None:
     server = Server(interval)
     for n in prerender:
         server.body(n)
-    srv = await asyncio.start_server(server.handle, "127.0.0.1", port, backlog=4096)
+    srv = await asyncio.start_server(
+        server.handle, "127.0.0.1", port, backlog=4096, reuse_port=reuse_port or None
+    )
     print("PORT", srv.sockets[0].getsockname()[1], flush=True)
     async with srv:
         with contextlib.suppress(asyncio.TimeoutError):
@@ -241,10 +245,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--interval-ms", type=float, default=2.0, help="paced mode spacing")
     parser.add_argument("--watch-stdin", action="store_true", help="exit at EOF on stdin")
     parser.add_argument("--prerender", type=int, nargs="*", default=[], help="n to pre-render")
+    parser.add_argument(
+        "--reuse-port", action="store_true", help="SO_REUSEPORT: several processes, one port"
+    )
     args = parser.parse_args(argv)
     _raise_fd_limit()
     _watch_parent(os.getppid(), args.watch_stdin)
-    asyncio.run(serve(args.port, args.lifetime, args.interval_ms / 1000, args.prerender))
+    asyncio.run(
+        serve(args.port, args.lifetime, args.interval_ms / 1000, args.prerender, args.reuse_port)
+    )
 
 
 if __name__ == "__main__":

@@ -102,6 +102,9 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = False  # handler threads are joined by server_close()
     block_on_close = True
+    # socketserver's default backlog of 5 makes a burst of connections (a client opening
+    # hundreds of streams at once) wait for SYN retransmits, seconds each.
+    request_queue_size = 1024
 
     def __init__(
         self,
@@ -124,6 +127,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.in_flight_by_model: dict[str, int] = {}
         self.peak_by_model: dict[str, int] = {}
         self.rejected = 0  # requests answered 1302 because of concurrency_limit
+        self._wave = 0  # counts the times `hold` requests were open at once
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         self._flight = threading.Condition()
@@ -159,8 +163,17 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             self._flight.notify_all()
-            if self.hold > 1:
-                self._flight.wait_for(lambda: self.in_flight >= self.hold, self.hold_timeout)
+            if self.hold <= 1:
+                return True
+            # A latch per wave: once `hold` requests are open they all go, even those that
+            # wake after the first ones have finished (rechecking `in_flight` would strand
+            # them until the timeout).
+            wave = self._wave
+            if self.in_flight >= self.hold:
+                self._wave += 1
+                self._flight.notify_all()
+            else:
+                self._flight.wait_for(lambda: self._wave != wave, self.hold_timeout)
             return True
 
     def _end(self, model: str) -> None:

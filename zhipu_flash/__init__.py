@@ -13,6 +13,8 @@ The LangChain and LlamaIndex adapters (``langchain_zhipu_flash``, ``llama_index_
 build on these and nothing else; modules whose names start with ``_`` are internal.
 """
 
+# First: httpx without its command-line module (see _httpx).
+from . import _httpx  # noqa: F401  # isort: skip
 from ._client import AsyncZhipuClient, ZhipuClient
 from ._constants import (
     API_KEY_ENV_VARS,

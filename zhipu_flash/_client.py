@@ -24,7 +24,6 @@ from ._constants import (
     CONCURRENCY_URL_ENV_VAR,
     DEFAULT_BASE_URL,
     DEFAULT_EMBED_CONCURRENCY,
-    DEFAULT_LIMITS,
     DEFAULT_MAX_RETRIES,
     EMBEDDINGS_PATH,
     RERANK_PATH,
@@ -56,6 +55,7 @@ from ._retrieval import (
 from ._retry import retry_delay, should_retry
 from ._shared_limit import SharedLimit, scope_of, shared_limit
 from ._stream import AsyncStream, Stream, StreamParser
+from ._transport import LazyTLSTransport, ShardedAsyncTransport, limits_for
 from ._version import __version__
 from .models import get_model_info
 from .types import ChatCompletion, EmbeddingsResponse, RerankResponse
@@ -123,6 +123,10 @@ class _BaseClient:
                 "max_concurrency=N too (your account's concurrency per model)."
             )
         return shared_limit(url)
+
+    def _limits(self) -> httpx.Limits:
+        # The pool makes room for the requests max_concurrency lets through.
+        return limits_for(None if self.limit is None else self.limit.limit)
 
     def _acquire(self, model: str) -> Release:
         if self.limit is None:
@@ -375,7 +379,9 @@ class ZhipuClient(_BaseClient):
     ) -> None:
         super().__init__(api_key, base_url, timeout, max_retries, max_concurrency, concurrency_url)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=self.timeout, limits=DEFAULT_LIMITS)
+        self._http = http_client or httpx.Client(
+            timeout=self.timeout, transport=LazyTLSTransport(self._limits())
+        )
 
     def create(
         self,
@@ -630,7 +636,9 @@ class AsyncZhipuClient(_BaseClient):
     ) -> None:
         super().__init__(api_key, base_url, timeout, max_retries, max_concurrency, concurrency_url)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=self.timeout, limits=DEFAULT_LIMITS)
+        self._http = http_client or httpx.AsyncClient(
+            timeout=self.timeout, transport=ShardedAsyncTransport(self._limits())
+        )
 
     async def create(
         self,

@@ -49,20 +49,28 @@ logger = logging.getLogger("zhipu_flash")
 OnMalformed = Literal["skip", "raise"]
 _DONE = b"[DONE]"
 _LOG_EXCERPT = 500
-# The validator itself: ``model_validate_json`` is a Python wrapper around this call, and
-# this runs once per streamed chunk.
-_validate_chunk = ChatCompletionChunk.__pydantic_validator__.validate_json
+
+
+def _chunk_validator() -> Callable[[bytes], ChatCompletionChunk]:
+    """The validator itself: ``model_validate_json`` is a Python wrapper around this call,
+    which runs once per streamed chunk. Looked up per stream, not at import: the wire models
+    build their schemas on first use (``defer_build``), and this lookup is that first use."""
+    validate: Callable[[bytes], ChatCompletionChunk] = (
+        ChatCompletionChunk.__pydantic_validator__.validate_json
+    )
+    return validate
 
 
 class ChunkReader:
     """One stream event in, the chunks it carries out (see the module docstring)."""
 
-    __slots__ = ("_on_malformed", "_sink", "done", "malformed")
+    __slots__ = ("_on_malformed", "_sink", "_validate", "done", "malformed")
 
     def __init__(
         self, sink: Callable[[ChatCompletionChunk], object], on_malformed: OnMalformed = "skip"
     ) -> None:
         self._sink = sink
+        self._validate = _chunk_validator()
         self._on_malformed = on_malformed
         #: ``[DONE]`` was read: the stream is over, whatever follows.
         self.done = False
@@ -83,7 +91,7 @@ class ChunkReader:
             self.done = True
             return None
         try:
-            chunk = _validate_chunk(event)
+            chunk = self._validate(event)
         except ValidationError:
             return self._recover(event)
         if chunk.error is not None:

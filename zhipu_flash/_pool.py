@@ -17,7 +17,8 @@ import threading
 
 import httpx
 
-from ._constants import DEFAULT_LIMITS, DEFAULT_TIMEOUT
+from ._constants import DEFAULT_TIMEOUT
+from ._transport import LazyTLSTransport
 
 __all__ = ["as_timeout", "shared_http_client"]
 
@@ -45,7 +46,7 @@ def shared_http_client(timeout: float | httpx.Timeout | None = None) -> httpx.Cl
     with _lock:
         client = _clients.get(key)
         if client is None or client.is_closed:
-            client = _clients[key] = httpx.Client(timeout=t, limits=DEFAULT_LIMITS)
+            client = _clients[key] = httpx.Client(timeout=t, transport=LazyTLSTransport())
         return client
 
 

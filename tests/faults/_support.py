@@ -65,8 +65,10 @@ class Outcome:
 
 def active_connections(http: httpx.Client | httpx.AsyncClient) -> int:
     """Connections of the client's pool that are neither idle nor closed (i.e. still in use)."""
-    pool = http._transport._pool  # type: ignore[union-attr]
-    return sum(1 for c in pool.connections if not (c.is_idle() or c.is_closed()))
+    transport = http._transport
+    # The clients' own transport holds one httpx transport per pool shard.
+    inner = transport.transports() if hasattr(transport, "transports") else [transport]
+    return sum(1 for t in inner for c in t._pool.connections if not (c.is_idle() or c.is_closed()))
 
 
 def open_fds() -> int:

@@ -30,6 +30,7 @@ CORE_LAYERS: list[tuple[str, list[str]]] = [
     (
         "foundations: constants, wire types, errors, catalog, limits, pools, retry policy",
         [
+            "zhipu_flash._httpx",
             "zhipu_flash._version",
             "zhipu_flash._constants",
             "zhipu_flash.types.response",
@@ -41,6 +42,7 @@ CORE_LAYERS: list[tuple[str, list[str]]] = [
             "zhipu_flash._limiter",
             "zhipu_flash._loops",
             "zhipu_flash._shared_limit",
+            "zhipu_flash._transport",
             "zhipu_flash._pool",
             "zhipu_flash._retry",
         ],

@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 
 class _Wire(BaseModel):
     # extra="allow": unknown fields are kept (and reachable via model_extra), never an error.
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 def _as_text(value: Any) -> Any:
@@ -138,7 +145,8 @@ class ChoiceDelta(_Wire):
 
 class ChunkChoice(_Wire):
     index: int = 0
-    delta: ChoiceDelta = ChoiceDelta()
+    # A factory, not an instance: building one here would build every schema at import.
+    delta: ChoiceDelta = Field(default_factory=ChoiceDelta)
     finish_reason: str | None = None
 
 
@@ -194,7 +202,7 @@ class ToolCall(_Wire):
     #: it and ``function`` is empty).
     type: str = "function"
     index: int | None = None
-    function: FunctionCall = FunctionCall()
+    function: FunctionCall = Field(default_factory=FunctionCall)
     mcp: McpCall | None = None
 
     @property
@@ -219,7 +227,7 @@ class ChatCompletionMessage(_Wire):
 
 class Choice(_Wire):
     index: int = 0
-    message: ChatCompletionMessage = ChatCompletionMessage()
+    message: ChatCompletionMessage = Field(default_factory=ChatCompletionMessage)
     finish_reason: str | None = None
 
 

@@ -19,7 +19,7 @@ __all__ = ["Embedding", "EmbeddingsResponse", "RerankResponse", "RerankResult"]
 
 class _Wire(BaseModel):
     # extra="allow": unknown fields are kept (and reachable via model_extra), never an error.
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class Embedding(_Wire):
