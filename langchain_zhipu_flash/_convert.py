@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import (
     AIMessage,
@@ -42,6 +42,8 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 import zhipu_flash as zf
 from zhipu_flash import types as wire
+
+from ._chunks import builder, constructed
 
 __all__ = [
     "PROVIDER",
@@ -388,35 +390,67 @@ class ChunkConverter:
         self._text_started = False
         self._slots: dict[object, int] = {}
         self._named: set[int] = set()
+        self._build = builder()
 
     def _slot(self, key: object) -> int:
         return self._slots.setdefault(key, len(self._slots))
 
     def feed(self, chunk: zf.ChatCompletionChunk) -> ChatGenerationChunk | None:
+        # Every streamed token passes here: the common case (text or reasoning, no tool
+        # call) reads each field once and builds its chunk without the constructors.
         if self.id is None and chunk.id:
             self.id = chunk.id
-        delta = chunk.delta
-        if delta is None:
+        choices = chunk.choices
+        if not choices:
             return None
-        text = self._text(delta.content or "", flush=bool(delta.tool_calls))
+        delta = choices[0].delta
+        calls = delta.tool_calls
+        text = delta.content or ""
+        if not self._text_started:
+            text = self._text(text, flush=bool(calls))
         reasoning = delta.reasoning_content or ""
-        tools = [self._tool_chunk(d) for d in delta.tool_calls or () if not d.is_mcp]
+        if calls or self.v1:
+            return self._generation(text, reasoning, calls)
+        if reasoning:
+            return self._build(
+                text, text, {"reasoning_content": reasoning}, {"model_provider": PROVIDER}, self.id
+            )
+        if text:
+            return self._build(text, text, {}, {"model_provider": PROVIDER}, self.id)
+        return None
+
+    def _generation(
+        self, text: str, reasoning: str, calls: Sequence[wire.ToolCallDelta] | None
+    ) -> ChatGenerationChunk | None:
+        """A chunk with tool calls (through the constructors), or a v1 chunk."""
+        tools = [self._tool_chunk(d) for d in calls or () if not d.is_mcp]
         if not (text or reasoning or tools):
             return None
-        return ChatGenerationChunk(message=self._message(text, reasoning, tools))
+        content = self._content(text, reasoning, tools)
+        additional = {"reasoning_content": reasoning} if reasoning else {}
+        if tools:
+            return constructed(content, additional, self._metadata(), self.id, tools)
+        return self._build(content, text, additional, self._metadata(), self.id)
 
     def finish(self, completion: zf.ChatCompletion) -> ChatGenerationChunk:
         """The last chunk, from what the stream accumulated."""
         text, self._pending = self._pending, ""
-        metadata = _final_metadata(completion)
-        message = self._message(text, "", [])
-        message.additional_kwargs.update(_mcp_kwargs(completion))
-        message.response_metadata.update(metadata)
+        final = _final_metadata(completion)
+        metadata = self._metadata()
+        metadata.update(final)
+        info = {k: v for k, v in final.items() if k != "model_provider"}
+        chunk = constructed(
+            self._content(text, ""), _mcp_kwargs(completion), metadata, self.id or completion.id, None, info or None
+        )
+        message = cast("AIMessageChunk", chunk.message)  # what constructed() builds
         message.usage_metadata = usage_to_metadata(completion.usage)
         message.chunk_position = "last"
-        message.id = message.id or completion.id
-        info = {k: v for k, v in metadata.items() if k != "model_provider"}
-        return ChatGenerationChunk(message=message, generation_info=info or None)
+        return chunk
+
+    def _metadata(self) -> dict[str, Any]:
+        if self.v1:
+            return {"model_provider": PROVIDER, "output_version": "v1"}
+        return {"model_provider": PROVIDER}
 
     def _text(self, text: str, *, flush: bool) -> str:
         if not self._text_started:
@@ -440,34 +474,25 @@ class ChunkConverter:
             index=d.index,
         )
 
-    def _message(self, text: str, reasoning: str, tools: list[ToolCallChunk]) -> AIMessageChunk:
-        additional = {"reasoning_content": reasoning} if reasoning else {}
-        metadata: dict[str, Any] = {"model_provider": PROVIDER}
-        content: str | list[str | dict[str, Any]] = text
-        if self.v1:
-            metadata["output_version"] = "v1"
-            blocks: list[str | dict[str, Any]] = []
-            if reasoning:
-                blocks.append(
-                    {"type": "reasoning", "reasoning": reasoning, "index": self._slot("reasoning")}
-                )
-            if text:
-                blocks.append({"type": "text", "text": text, "index": self._slot("text")})
-            for tc in tools:
-                blocks.append(
-                    {
-                        "type": "tool_call_chunk",
-                        "id": tc["id"],
-                        "name": tc["name"],
-                        "args": tc["args"],
-                        "index": self._slot(("tool", tc["index"])),
-                    }
-                )
-            content = blocks
-        return AIMessageChunk(
-            content=content,
-            additional_kwargs=additional,
-            tool_call_chunks=tools,
-            response_metadata=metadata,
-            id=self.id,
-        )
+    def _content(self, text: str, reasoning: str, tools: Sequence[ToolCallChunk] = ()) -> Any:
+        """The message content: the text, or with ``v1`` its standard blocks."""
+        if not self.v1:
+            return text
+        blocks: list[str | dict[str, Any]] = []
+        if reasoning:
+            blocks.append(
+                {"type": "reasoning", "reasoning": reasoning, "index": self._slot("reasoning")}
+            )
+        if text:
+            blocks.append({"type": "text", "text": text, "index": self._slot("text")})
+        for tc in tools:
+            blocks.append(
+                {
+                    "type": "tool_call_chunk",
+                    "id": tc["id"],
+                    "name": tc["name"],
+                    "args": tc["args"],
+                    "index": self._slot(("tool", tc["index"])),
+                }
+            )
+        return blocks

@@ -1,0 +1,138 @@
+"""The streamed responses are copies of prototypes (llama_index_zhipu_flash._copies) with a
+hand-built ``raw`` for plain chunks: they must be exactly what ``model_construct`` and
+``model_dump`` built before, for every chunk shape."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from typing import Any
+
+import pytest
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    MessageRole,
+    TextBlock,
+    ThinkingBlock,
+)
+from pydantic import BaseModel
+
+import zhipu_flash as zf
+from glm_emulator import frames
+from llama_index_zhipu_flash import _copies
+from llama_index_zhipu_flash.utils import ChatResponseBuilder
+
+USAGE = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+CALL = {"id": "c1", "index": 0, "type": "function", "function": {"name": "f", "arguments": "{}"}}
+
+
+def _core(**kwargs: Any) -> zf.ChatCompletionChunk:
+    return zf.ChatCompletionChunk.model_validate(frames.chunk(**kwargs))
+
+
+def _slots(obj: BaseModel) -> tuple[Any, ...]:
+    return (
+        type(obj),
+        obj.__dict__,
+        obj.__pydantic_fields_set__,
+        obj.__pydantic_extra__,
+        obj.__pydantic_private__,
+    )
+
+
+def _constructed(response: ChatResponse) -> ChatResponse:
+    """The same response built with ``model_construct``, as the builder built it before."""
+    message = response.message
+    blocks = [type(b).model_construct(**dict(b.__dict__)) for b in message.blocks]
+    return ChatResponse.model_construct(
+        message=ChatMessage.model_construct(
+            role=MessageRole.ASSISTANT,
+            blocks=blocks,
+            additional_kwargs=dict(message.additional_kwargs),
+        ),
+        raw=response.raw,
+        delta=response.delta,
+        logprobs=None,
+        additional_kwargs=dict(response.additional_kwargs),
+    )
+
+
+def assert_as_constructed(got: ChatResponse, chunk: zf.ChatCompletionChunk) -> None:
+    want = _constructed(got)
+    assert got.raw == chunk.model_dump(exclude_none=True)
+    assert _slots(got) == _slots(want)
+    assert _slots(got.message) == _slots(want.message)
+    for block, want_block in zip(got.message.blocks, want.message.blocks, strict=True):
+        assert _slots(block) == _slots(want_block)
+    assert got == want
+    assert repr(got) == repr(want)
+    assert got.model_dump() == want.model_dump()
+    assert got.model_dump_json() == want.model_dump_json()
+    assert got.message.content == want.message.content
+    assert pickle.loads(pickle.dumps(got)) == want  # noqa: S301
+    assert copy.deepcopy(got) == want
+    assert got.model_copy() == want
+
+
+STREAMS = {
+    "text": [_core(content="Hel"), _core(content="lo"), _core(content=" 世界")],
+    "reasoning then text": [_core(reasoning="hm"), _core(reasoning=" ok"), _core(content="Hi")],
+    "both in one chunk": [_core(content="Hi", reasoning="hm")],
+    "empty and role only": [_core(content=""), _core(), _core(content="Hi")],
+    "no id or object": [_core(content="Hi", id=None, object=None, created=None, model=None)],
+    "tool call": [_core(reasoning="hm"), _core(tool_calls=[CALL])],
+    "final with usage": [
+        _core(content="Hi"),
+        _core(content="", finish="stop", usage=USAGE),
+    ],
+    "unknown fields": [
+        zf.ChatCompletionChunk.model_validate({**frames.chunk(content="Hi"), "request_id": "r"}),
+        _core(content="!"),
+    ],
+    "web search first": [
+        _core(content="Hi", web_search=[{"title": "t", "link": "https://x"}]),
+        _core(content="!", finish="stop", usage=USAGE),
+    ],
+}
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+@pytest.mark.parametrize("in_kwargs", [True, False])
+def test_responses_are_what_model_construct_built(stream: str, in_kwargs: bool) -> None:
+    builder = ChatResponseBuilder(reasoning_in_additional_kwargs=in_kwargs)
+    for chunk in STREAMS[stream]:
+        assert_as_constructed(builder.response_for(chunk), chunk)
+
+
+def test_each_response_keeps_its_own_message() -> None:
+    builder = ChatResponseBuilder()
+    first = builder.response_for(_core(reasoning="hm"))
+    second = builder.response_for(_core(content="Hi"))
+    first.message.additional_kwargs["k"] = 1
+    first.additional_kwargs["k"] = 1
+    first.raw["k"] = 1
+    first.message.blocks.append(TextBlock(text="x"))
+    assert second.message.additional_kwargs == {"reasoning_content": "hm"}
+    assert second.additional_kwargs == {}
+    assert "k" not in second.raw
+    assert [type(b) for b in second.message.blocks] == [ThinkingBlock, TextBlock]
+    assert second.message.content == "Hi"
+
+
+def test_a_copier_falls_back_to_model_construct_when_a_copy_would_differ() -> None:
+    class WithPrivate(BaseModel):
+        _cache: dict[str, Any] = {}
+        text: str = ""
+
+    class WithMutableDefault(BaseModel):
+        text: str = ""
+        tags: list[str] = []
+
+    assert _copies.copier(WithPrivate, {"text": ""}) == WithPrivate.model_construct
+    assert _copies.copier(WithMutableDefault, {"text": ""}) == WithMutableDefault.model_construct
+    make = _copies.copier(WithMutableDefault, {"text": "", "tags": []})
+    assert make != WithMutableDefault.model_construct
+    assert _slots(make(text="a", tags=["x"])) == _slots(
+        WithMutableDefault.model_construct(text="a", tags=["x"])
+    )
