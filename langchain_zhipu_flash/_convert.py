@@ -440,7 +440,12 @@ class ChunkConverter:
         metadata.update(final)
         info = {k: v for k, v in final.items() if k != "model_provider"}
         chunk = constructed(
-            self._content(text, ""), _mcp_kwargs(completion), metadata, self.id or completion.id, None, info or None
+            self._content(text, ""),
+            _mcp_kwargs(completion),
+            metadata,
+            self.id or completion.id,
+            None,
+            info or None,
         )
         message = cast("AIMessageChunk", chunk.message)  # what constructed() builds
         message.usage_metadata = usage_to_metadata(completion.usage)
