@@ -76,6 +76,19 @@ def targets(
         a, b = ir.get((key, core)), ir.get((key, floor))
         if a and b:
             line(f"core / floor, {name}, in CPU instructions (callgrind)", a / b, 1.0)
+    # Issue 21: the core at most 0.90x the floor, ChatZhipuFlash at most 0.17x ChatOpenAI and
+    # ZhipuFlash at most 0.20x OpenAILike, in instructions.
+    for key, ours, peer, limit in (
+        ("big", "core", "floor", 0.90),
+        ("big-async", "core-async", "floor-async", 0.90),
+        ("big", "chatzhipuflash", "chatopenai", 0.17),
+        ("big-async", "chatzhipuflash-async", "chatopenai-async", 0.17),
+        ("big", "zhipuflash", "openailike", 0.20),
+        ("big-async", "zhipuflash-async", "openailike-async", 0.20),
+    ):
+        a, b = ir.get((key, ours)), ir.get((key, peer))
+        if a and b:
+            line(f"issue 21: {ours} / {peer}, in CPU instructions (callgrind)", a / b, limit)
     line("ChatZhipuFlash.stream / ChatOpenAI.stream", ratio(big, "chatzhipuflash", "chatopenai"),
          0.35)  # fmt: skip
     line(

@@ -205,7 +205,7 @@ def run_all(
         if not args.no_instructions and (
             not args.scenarios or "instructions" in args.scenarios.split(",")
         ):
-            print("\n== instructions per chunk under callgrind (floor and core)", flush=True)
+            print("\n== instructions per chunk under callgrind (floors, core, adapters, peers)", flush=True)
             instructions = count_instructions(
                 python, server.port, args.quick, max(args.timeout, 900)
             )
@@ -227,7 +227,11 @@ def instruction_cases(quick: bool) -> list[tuple[str, str, list[list[str]], int]
     lo, hi = (1_000, 5_000) if quick else (2_000, 12_000)
     r_lo, r_hi = (2, 7) if quick else (2, 12)
     cases = []
-    for key, clients in (("big", ("floor", "core")), ("big-async", ("floor-async", "core-async"))):
+    # The adapters and their peers on the same response (issue 21's targets 1 and 2).
+    sync = ("floor", "core", "chatzhipuflash", "chatopenai", "zhipuflash", "openailike")
+    asynchronous = ("floor-async", "core-async", "chatzhipuflash-async", "chatopenai-async",
+                    "zhipuflash-async", "openailike-async")  # fmt: skip
+    for key, clients in (("big", sync), ("big-async", asynchronous)):
         for client in clients:
             cases.append((key, client, [["--n", str(lo)], ["--n", str(hi)]], hi - lo))
     for client in ("floor", "core"):
