@@ -205,7 +205,7 @@ def run_all(
         if not args.no_instructions and (
             not args.scenarios or "instructions" in args.scenarios.split(",")
         ):
-            print("\n== instructions per chunk under callgrind (floors, core, adapters, peers)", flush=True)
+            print("\n== instructions per chunk under callgrind", flush=True)
             instructions = count_instructions(
                 python, server.port, args.quick, max(args.timeout, 900)
             )
