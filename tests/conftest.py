@@ -13,9 +13,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -176,3 +178,20 @@ def _fresh_once_per_process_warnings() -> None:
     from zhipu_flash import _request
 
     _request._forced_choices_seen.clear()
+
+
+@pytest.fixture
+def close_default_loop() -> Iterator[None]:
+    """LlamaIndex's sync paths run coroutines through ``asyncio_run``, which creates the
+    thread's default event loop and leaves it open; close it so no ResourceWarning follows."""
+    yield
+    policy = asyncio.get_event_loop_policy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            loop = policy.get_event_loop()
+        except RuntimeError:
+            return
+    if not loop.is_running():
+        loop.close()
+        policy.set_event_loop(None)

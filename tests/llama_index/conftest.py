@@ -3,8 +3,6 @@ offline embeddings for indexes, and the clean-up LlamaIndex's sync paths need.""
 
 from __future__ import annotations
 
-import asyncio
-import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -38,20 +36,3 @@ def mock_embeddings() -> Iterator[None]:
         yield
     finally:
         Settings._embed_model = previous
-
-
-@pytest.fixture
-def close_default_loop() -> Iterator[None]:
-    """LlamaIndex's sync paths run coroutines through ``asyncio_run``, which creates the
-    thread's default event loop and leaves it open; close it so no ResourceWarning follows."""
-    yield
-    policy = asyncio.get_event_loop_policy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            loop = policy.get_event_loop()
-        except RuntimeError:
-            return
-    if not loop.is_running():
-        loop.close()
-        policy.set_event_loop(None)

@@ -26,6 +26,7 @@ def test_readme_has_the_quickstarts_and_the_replay_example() -> None:
 
 
 @pytest.mark.parametrize("index", range(len(SNIPPETS)))
+@pytest.mark.usefixtures("close_default_loop")  # the LlamaIndex quickstart (asyncio_run)
 def test_snippet_runs(index: int, monkeypatch: pytest.MonkeyPatch) -> None:
     out = io.StringIO()
     with running_emulator() as base_url:
