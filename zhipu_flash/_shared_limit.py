@@ -472,6 +472,19 @@ class SharedLimit:
         keeper.hold(lease_id, scope)
         return _Held(keeper, lease_id, scope, local)
 
+    def _pause(
+        self, reply: Any, model: str, limit: int, start: float, timeout: float | None, delay: float
+    ) -> float:
+        """How long a waiter sleeps before it asks again: ``delay`` with jitter, never past the
+        timeout; the typed timeout once it has passed (the sans-I/O step of both wait loops)."""
+        waited = _now() - start
+        if timeout is not None and waited >= timeout:
+            raise self._timed_out(model, limit, reply, waited)
+        pause = delay * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not secrecy)
+        if timeout is not None:
+            pause = min(pause, max(0.0, timeout - waited))
+        return pause
+
     def _timed_out(
         self, model: str, limit: int, reply: Any, waited: float
     ) -> ConcurrencySlotTimeoutError:
@@ -507,13 +520,7 @@ class SharedLimit:
                 release = self._granted(reply, scope, lease_id, local)
                 if release is not None:
                     return release
-                waited = _now() - start
-                if timeout is not None and waited >= timeout:
-                    raise self._timed_out(model, limit, reply, waited)
-                pause = delay * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not secrecy)
-                if timeout is not None:
-                    pause = min(pause, max(0.0, timeout - waited))
-                time.sleep(pause)
+                time.sleep(self._pause(reply, model, limit, start, timeout, delay))
                 delay = min(delay * 2, _POLL_MAX)
         except self._errors as exc:
             self._failed(exc)
@@ -543,13 +550,7 @@ class SharedLimit:
                 release = self._granted(reply, scope, lease_id, local)
                 if release is not None:
                     return release
-                waited = _now() - start
-                if timeout is not None and waited >= timeout:
-                    raise self._timed_out(model, limit, reply, waited)
-                pause = delay * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not secrecy)
-                if timeout is not None:
-                    pause = min(pause, max(0.0, timeout - waited))
-                await asyncio.sleep(pause)
+                await asyncio.sleep(self._pause(reply, model, limit, start, timeout, delay))
                 delay = min(delay * 2, _POLL_MAX)
         except self._errors as exc:
             self._failed(exc)
