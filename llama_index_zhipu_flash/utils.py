@@ -18,6 +18,7 @@ a block or a ``tool_calls`` entry an agent would execute.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from io import IOBase
@@ -313,6 +314,7 @@ class ChatResponseBuilder:
         "_finish_reason",
         "_mcp",
         "_model",
+        "_plain",
         "_reasoning",
         "_reasoning_kwargs",
         "_text",
@@ -325,6 +327,7 @@ class ChatResponseBuilder:
 
     def __init__(self, *, reasoning_in_additional_kwargs: bool = True) -> None:
         self._reasoning_kwargs = reasoning_in_additional_kwargs
+        self._plain = _plain_raw_is_model_dump()  # checked once per process
         self._text = ""
         self._reasoning = ""
         self._text_block: TextBlock = _text_block(block_type="text", text="")
@@ -348,7 +351,7 @@ class ChatResponseBuilder:
             choice = choices[0]
             delta = choice.delta
             if (
-                _PLAIN_RAW_IS_MODEL_DUMP
+                self._plain
                 and choice.index == 0
                 and choice.finish_reason is None
                 and delta.tool_calls is None
@@ -474,9 +477,11 @@ def _plain_raw(chunk: ChatCompletionChunk, choice: Any, delta: Any) -> dict[str,
     return raw
 
 
+@functools.cache
 def _plain_raw_is_model_dump() -> bool:
     """Whether :func:`_plain_raw` is what this version of the core's chunk type dumps, for
-    every shape it builds (checked once; otherwise every chunk uses ``model_dump``)."""
+    every shape it builds (checked on the first stream, not at import, which would build the
+    chunk type's deferred schema; otherwise every chunk uses ``model_dump``)."""
     samples = [
         {"id": "i", "created": 1, "object": "chat.completion.chunk", "model": "m",
          "choices": [{"index": 0, "delta": {"role": "assistant", "content": "a"}}]},
@@ -489,9 +494,6 @@ def _plain_raw_is_model_dump() -> bool:
         if _plain_raw(chunk, choice, choice.delta) != chunk.model_dump(exclude_none=True):
             return False
     return True
-
-
-_PLAIN_RAW_IS_MODEL_DUMP = _plain_raw_is_model_dump()
 
 
 def completion_to_chat_response(
