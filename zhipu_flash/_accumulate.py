@@ -43,10 +43,10 @@ from .types import (
     WebSearchResult,
 )
 
-__all__ = ["ChatCompletionAccumulator"]
+__all__ = ["ChatCompletionAccumulator", "TextParts"]
 
 
-class _Text:
+class TextParts:
     """Append-only text kept as joined blocks of 4096 parts: a long answer costs its text,
     not a pointer and a small string per token (a 1,000,000-chunk stream would otherwise
     hold ~8 MB of list slots alone). Joining each block once keeps it linear. The hot path
@@ -106,11 +106,19 @@ class ChatCompletionAccumulator:
         self.usage: Usage | None = None
         self.web_search: list[WebSearchResult] | None = None
         self._extra: dict[str, Any] = {}
-        self._content = _Text()
-        self._reasoning = _Text()
+        self._content = TextParts()
+        self._reasoning = TextParts()
         self._tools: list[_ToolState] = []
         self._keys: dict[object, int] = {}
         self._markers = MarkerFilter() if strip_markers else None
+
+    def text_parts(self, field: str) -> TextParts | None:
+        """Where the text of ``field`` (``content`` or ``reasoning_content``) accumulates, for
+        the stream's fast path (:mod:`._fast`), which appends a text-only chunk's token there
+        instead of calling :meth:`add`; None when marker stripping must see every token."""
+        if self._markers is not None:
+            return None
+        return self._content if field == "content" else self._reasoning
 
     def add(self, chunk: ChatCompletionChunk) -> None:
         if self.id is None:
@@ -140,12 +148,12 @@ class ChatCompletionAccumulator:
             if delta.reasoning_content:
                 parts = self._reasoning.parts
                 parts.append(delta.reasoning_content)
-                if len(parts) >= _Text.BLOCK:
+                if len(parts) >= TextParts.BLOCK:
                     self._reasoning.join_parts()
             if delta.content:
                 parts = self._content.parts
                 parts.append(delta.content)
-                if len(parts) >= _Text.BLOCK:
+                if len(parts) >= TextParts.BLOCK:
                     self._content.join_parts()
             if delta.tool_calls:
                 delta.tool_calls = self._merge_tools(delta.tool_calls)

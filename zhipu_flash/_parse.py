@@ -30,7 +30,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from ._accumulate import TextParts
 from ._exceptions import APIStatusError, StreamDecodeError, error_from_body
+from ._fast import TextChunks, learn
 from ._markers import strip_message
 from ._sse import PayloadOrEvent, SSEEvent
 from .types import (
@@ -49,6 +51,8 @@ logger = logging.getLogger("zhipu_flash")
 OnMalformed = Literal["skip", "raise"]
 _DONE = b"[DONE]"
 _LOG_EXCERPT = 500
+#: Validated chunks looked at to learn the fast path's shapes (see ChunkReader.__init__).
+_LEARN_TRIES = 8
 
 
 def _chunk_validator() -> Callable[[bytes], ChatCompletionChunk]:
@@ -64,14 +68,37 @@ def _chunk_validator() -> Callable[[bytes], ChatCompletionChunk]:
 class ChunkReader:
     """One stream event in, the chunks it carries out (see the module docstring)."""
 
-    __slots__ = ("_on_malformed", "_sink", "_validate", "done", "malformed")
+    __slots__ = (
+        "_learning",
+        "_on_malformed",
+        "_parts_of",
+        "_shapes",
+        "_sink",
+        "_validate",
+        "done",
+        "framed",
+        "malformed",
+    )
 
     def __init__(
-        self, sink: Callable[[ChatCompletionChunk], object], on_malformed: OnMalformed = "skip"
+        self,
+        sink: Callable[[ChatCompletionChunk], object],
+        on_malformed: OnMalformed = "skip",
+        parts_of: Callable[[str], TextParts | None] | None = None,
     ) -> None:
         self._sink = sink
         self._validate = _chunk_validator()
         self._on_malformed = on_malformed
+        #: The fast path (:mod:`._fast`): the text-only shapes learned so far, and how many
+        #: more validated chunks may be looked at to learn one (a stream of tool calls or of
+        #: another shape stops paying for the look after a few chunks). ``parts_of`` is where
+        #: a fast chunk's text accumulates; without it every event is validated.
+        self._shapes: tuple[TextChunks, ...] = ()
+        #: The same shapes as whole network reads (:meth:`TextChunks.framed`), for the
+        #: stream's fused path (:meth:`StreamParser.fast`).
+        self.framed: tuple[TextChunks, ...] = ()
+        self._parts_of = parts_of
+        self._learning = _LEARN_TRIES if parts_of is not None else 0
         #: ``[DONE]`` was read: the stream is over, whatever follows.
         self.done = False
         #: Events that could not be decoded and were skipped.
@@ -83,7 +110,14 @@ class ChunkReader:
         over (``[DONE]``). Raises for an error event."""
         if self.done:
             return None
-        if isinstance(event, SSEEvent):  # a named event such as "error"
+        if event.__class__ is bytes:
+            for shape in self._shapes:
+                if event.startswith(shape.prefix) and event.endswith(shape.suffix):
+                    fast = shape.read(event)
+                    if fast is not None:
+                        return (fast,)
+                    break
+        elif isinstance(event, SSEEvent):  # a named event such as "error"
             if event.event == "error" and event.data != _DONE:
                 raise _error_event(event.data)
             event = event.data
@@ -97,7 +131,19 @@ class ChunkReader:
         if chunk.error is not None:
             raise _chunk_error(chunk)
         self._sink(chunk)
+        if self._learning:
+            self._learn(chunk, event)
         return (chunk,)
+
+    def _learn(self, chunk: ChatCompletionChunk, event: bytes) -> None:
+        assert self._parts_of is not None  # _learning is 0 without it
+        self._learning -= 1
+        shape = learn(chunk, event, self._parts_of)
+        if shape is not None and all(s.prefix != shape.prefix for s in self._shapes):
+            self._shapes = (*self._shapes, shape)
+            self.framed = (*self.framed, shape.framed())
+            if len(self._shapes) == 2:  # one for content, one for reasoning: all there is
+                self._learning = 0
 
     def _recover(self, data: bytes) -> list[ChatCompletionChunk] | None:
         """An event that did not parse: salvage what the known corruptions allow (None when

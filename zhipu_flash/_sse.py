@@ -102,6 +102,11 @@ class SSEDecoder:
         self._retry: int | None = None
         self._max_line = max_line_bytes
 
+    def idle(self) -> bool:
+        """Nothing is pending: the next byte fed starts a new line of a new event (the
+        stream's fused fast path may then read a whole event without the decoder)."""
+        return not (self._partial or self._data or self._event or self._cr_pending)
+
     def feed_payloads(self, chunk: bytes) -> Sequence[PayloadOrEvent]:
         """:meth:`feed` in the form a stream reads: a message event's payload bytes, or the
         event itself when it is named. The same decoding, without an object per event.

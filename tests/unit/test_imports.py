@@ -62,8 +62,9 @@ CORE_LAYERS: list[tuple[str, list[str]]] = [
         [
             "zhipu_flash._markers",
             "zhipu_flash._sse",
-            "zhipu_flash._parse",
             "zhipu_flash._accumulate",
+            "zhipu_flash._fast",
+            "zhipu_flash._parse",
             "zhipu_flash._stream",
         ],
     ),
