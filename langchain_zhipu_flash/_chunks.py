@@ -27,7 +27,8 @@ from typing import Any
 from langchain_core.messages import AIMessageChunk
 from langchain_core.messages.tool import ToolCallChunk
 from langchain_core.outputs import ChatGenerationChunk
-from pydantic import BaseModel
+
+from zhipu_flash.model_copies import new, same, set_dict, set_extra, set_fields_set, set_private
 
 __all__ = ["Builder", "builder", "constructed"]
 
@@ -36,7 +37,6 @@ Builder = Callable[
     [Content, str, dict[str, Any], dict[str, Any], "str | None"], ChatGenerationChunk
 ]
 
-_new = object.__new__
 _str_new = str.__new__
 #: Values a copy may share with the prototype: nothing can change them in place.
 _IMMUTABLE = (str, int, float, bool, type(None))
@@ -105,7 +105,7 @@ def _checked_copier() -> Builder:
     except _Unsafe:
         return _fallback
     for args in _SHAPES:
-        if not _same(build(*args), _fallback(*args)):
+        if not same(build(*args), _fallback(*args)):
             return _fallback
     return build
 
@@ -133,16 +133,6 @@ def _copier(proto: ChatGenerationChunk) -> Builder:
     empty_text = _str_new(text_type, "")  # one serves every chunk while it has no __dict__
     if hasattr(empty_text, "__dict__"):
         raise _Unsafe
-    # pydantic's four instance slots, set through their descriptors (cheaper than
-    # object.__setattr__, and BaseModel.__setattr__ would validate and record fields).
-    try:
-        slots = BaseModel.__dict__
-        set_dict = slots["__dict__"].__set__
-        set_fields = slots["__pydantic_fields_set__"].__set__
-        set_extra = slots["__pydantic_extra__"].__set__
-        set_private = slots["__pydantic_private__"].__set__
-    except (KeyError, AttributeError) as exc:
-        raise _Unsafe from exc
 
     def build(
         content: Content,
@@ -151,7 +141,7 @@ def _copier(proto: ChatGenerationChunk) -> Builder:
         response_metadata: dict[str, Any],
         id: str | None,
     ) -> ChatGenerationChunk:
-        message = _new(AIMessageChunk)
+        message = new(AIMessageChunk)
         state = message_state.copy()
         state["content"] = content
         state["additional_kwargs"] = additional_kwargs
@@ -161,15 +151,15 @@ def _copier(proto: ChatGenerationChunk) -> Builder:
         state["invalid_tool_calls"] = []
         state["tool_call_chunks"] = []
         set_dict(message, state)
-        set_fields(message, message_fields.copy())
+        set_fields_set(message, message_fields.copy())
         set_extra(message, {})
         set_private(message, None)
-        chunk = _new(ChatGenerationChunk)
+        chunk = new(ChatGenerationChunk)
         state = generation_state.copy()
         state["text"] = _str_new(text_type, text) if text else empty_text
         state["message"] = message
         set_dict(chunk, state)
-        set_fields(chunk, generation_fields.copy())
+        set_fields_set(chunk, generation_fields.copy())
         set_extra(chunk, None)
         set_private(chunk, None)
         return chunk
@@ -194,24 +184,6 @@ _SHAPES: list[tuple[Content, str, dict[str, Any], dict[str, Any], str | None]] =
         "id-1",
     ),
 ]
-
-
-def _state(obj: Any) -> tuple[Any, ...]:
-    return (
-        type(obj),
-        obj.__dict__,
-        obj.__pydantic_fields_set__,
-        obj.__pydantic_extra__,
-        obj.__pydantic_private__,
-    )
-
-
-def _same(a: ChatGenerationChunk, b: ChatGenerationChunk) -> bool:
-    return (
-        _state(a) == _state(b)
-        and _state(a.message) == _state(b.message)
-        and type(a.text) is type(b.text)
-    )
 
 
 _BUILDER: list[Builder | None] = [None]

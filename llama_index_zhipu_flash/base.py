@@ -361,11 +361,11 @@ class ZhipuFlash(ClientConfig, FunctionCallingLLM):
         in_kwargs = self.reasoning_in_additional_kwargs
 
         def gen() -> Generator[ChatResponse, None, None]:
-            builder = ChatResponseBuilder(reasoning_in_additional_kwargs=in_kwargs)
+            respond = ChatResponseBuilder(reasoning_in_additional_kwargs=in_kwargs).response_for
             # The stream is owned here: break, close() or an error closes the response.
             with manager as stream:
                 for chunk in stream:
-                    yield builder.response_for(chunk)
+                    yield respond(chunk)
 
         return gen()
 
@@ -374,13 +374,13 @@ class ZhipuFlash(ClientConfig, FunctionCallingLLM):
         in_kwargs = self.reasoning_in_additional_kwargs
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:
-            builder = ChatResponseBuilder(reasoning_in_additional_kwargs=in_kwargs)
+            respond = ChatResponseBuilder(reasoning_in_additional_kwargs=in_kwargs).response_for
             # Owned by ``async with`` inside the generator: aclose() or cancellation closes
             # the HTTP response at once. (LlamaIndex's decorator does not aclose() the inner
             # generator on a bare ``break``; see the README.)
             async with manager as stream:
                 async for chunk in stream:
-                    yield builder.response_for(chunk)
+                    yield respond(chunk)
 
         return gen()
 

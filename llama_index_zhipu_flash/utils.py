@@ -42,10 +42,9 @@ from llama_index.core.base.llms.types import (
 )
 
 from zhipu_flash import ChatCompletion, ChatCompletionChunk, InvalidRequestInputError
+from zhipu_flash.model_copies import copier
 from zhipu_flash.multimodal import image_url_value
 from zhipu_flash.types import Usage, WebSearchResult
-
-from ._copies import copier
 
 __all__ = [
     "ChatResponseBuilder",
@@ -267,16 +266,16 @@ class _Tool:
         self.block: ToolCallBlock | None = None
 
 
-# What ChatResponseBuilder builds per chunk: copies of a prototype, exactly what
-# model_construct built (llama_index_zhipu_flash._copies), for a fraction of the cost.
+# What ChatResponseBuilder builds per chunk: exactly what model_construct builds, for a
+# fraction of the cost (zhipu_flash.model_copies). Each takes the object's whole state, its
+# fields in their declared order.
 _text_block = copier(TextBlock, {"block_type": "text", "text": ""})
 _thinking_block = copier(
     ThinkingBlock,
     {"block_type": "thinking", "content": "", "num_tokens": None, "additional_information": {}},
 )
-_chat_message = copier(
-    ChatMessage, {"role": MessageRole.ASSISTANT, "blocks": [], "additional_kwargs": {}}
-)
+_ASSISTANT = MessageRole.ASSISTANT
+_chat_message = copier(ChatMessage, {"role": _ASSISTANT, "additional_kwargs": {}, "blocks": []})
 _chat_response = copier(
     ChatResponse,
     {"message": None, "raw": None, "delta": None, "logprobs": None, "additional_kwargs": {}},
@@ -330,7 +329,7 @@ class ChatResponseBuilder:
         self._plain = _plain_raw_is_model_dump()  # checked once per process
         self._text = ""
         self._reasoning = ""
-        self._text_block: TextBlock = _text_block(block_type="text", text="")
+        self._text_block: TextBlock = _text_block({"block_type": "text", "text": ""})
         self._thinking_block: ThinkingBlock | None = None
         self._tools: list[_Tool] = []
         #: MCP calls so far by index (each delta carries the call so far).
@@ -343,28 +342,21 @@ class ChatResponseBuilder:
     def response_for(self, chunk: ChatCompletionChunk) -> ChatResponse:
         """Fold in one chunk and return its response: the message so far, the text delta,
         the raw chunk."""
+        # Fields are read from __dict__: pydantic models define __getattr__, which keeps
+        # CPython from specialising attribute reads on them (each costs several times a
+        # dict lookup), and this runs once per token.
+        fields = chunk.__dict__
         if self._model is None:
-            self._model = chunk.model
-        choices = chunk.choices
-        raw = None
-        if len(choices) == 1:
-            choice = choices[0]
-            delta = choice.delta
-            if (
-                self._plain
-                and choice.index == 0
-                and choice.finish_reason is None
-                and delta.tool_calls is None
-            ):
-                raw = _plain_raw(chunk, choice, delta)
-                text_delta = delta.content or ""
-                thinking_delta = delta.reasoning_content or ""
-        if raw is None:
+            self._model = fields["model"]
+        plain = _plain_raw(chunk, fields) if self._plain else None
+        if plain is None:
             text_delta, thinking_delta = self._fold(chunk)
             raw = chunk.model_dump(exclude_none=True)
+        else:
+            raw, text_delta, thinking_delta = plain
         if text_delta:
             self._text += text_delta
-            self._text_block = _text_block(block_type="text", text=self._text)
+            self._text_block = _text_block({"block_type": "text", "text": self._text})
         extra = (
             _response_kwargs(self._usage, self._finish_reason, self._model, self._web_search)
             if self._usage or self._finish_reason
@@ -373,18 +365,22 @@ class ChatResponseBuilder:
         if thinking_delta:
             self._reasoning += thinking_delta
             self._thinking_block = _thinking_block(
-                block_type="thinking",
-                content=self._reasoning,
-                num_tokens=None,
-                additional_information={},
+                {
+                    "block_type": "thinking",
+                    "content": self._reasoning,
+                    "num_tokens": None,
+                    "additional_information": {},
+                }
             )
             extra["thinking_delta"] = thinking_delta
         return _chat_response(
-            message=self._message(),
-            raw=raw,
-            delta=text_delta,
-            logprobs=None,
-            additional_kwargs=extra,
+            {
+                "message": self._message(),
+                "raw": raw,
+                "delta": text_delta,
+                "logprobs": None,
+                "additional_kwargs": extra,
+            }
         )
 
     def _fold(self, chunk: ChatCompletionChunk) -> tuple[str, str]:
@@ -441,40 +437,61 @@ class ChatResponseBuilder:
             kwargs["tool_calls"] = [_openai_tool_call(t.id, t.name or "", t.args) for t in tools]
         if self._mcp:
             kwargs["mcp_calls"] = [self._mcp[i] for i in sorted(self._mcp)]
-        return _chat_message(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=kwargs)
+        return _chat_message({"role": _ASSISTANT, "additional_kwargs": kwargs, "blocks": blocks})
 
 
-def _plain_raw(chunk: ChatCompletionChunk, choice: Any, delta: Any) -> dict[str, Any] | None:
-    """``chunk.model_dump(exclude_none=True)`` of a chunk whose one choice has no tool calls
-    and no finish reason, if it has no usage, search results or unknown field; otherwise
+def _plain_raw(
+    chunk: ChatCompletionChunk, fields: dict[str, Any]
+) -> tuple[dict[str, Any], str, str] | None:
+    """For a chunk of plain text or reasoning (one choice, no tool calls, finish reason,
+    usage, search results or unknown field; ``fields`` is its ``__dict__``): its
+    ``model_dump(exclude_none=True)``, text and reasoning (``""`` when absent). Otherwise
     None."""
+    choices = fields["choices"]
     if (
-        chunk.usage is not None
-        or chunk.web_search is not None
-        or chunk.error is not None
+        len(choices) != 1
+        or fields["usage"] is not None
+        or fields["web_search"] is not None
+        or fields["error"] is not None
         or chunk.__pydantic_extra__
+    ):
+        return None
+    choice = choices[0]
+    picked = choice.__dict__
+    delta = picked["delta"]
+    said = delta.__dict__
+    if (
+        picked["index"] != 0
+        or picked["finish_reason"] is not None
+        or said["tool_calls"] is not None
         or choice.__pydantic_extra__
         or delta.__pydantic_extra__
     ):
         return None
-    raw: dict[str, Any] = {}
-    if chunk.id is not None:
-        raw["id"] = chunk.id
-    if chunk.created is not None:
-        raw["created"] = chunk.created
-    if chunk.object is not None:
-        raw["object"] = chunk.object
-    if chunk.model is not None:
-        raw["model"] = chunk.model
-    dumped: dict[str, Any] = {}
-    if delta.role is not None:
-        dumped["role"] = delta.role
-    if delta.content is not None:
-        dumped["content"] = delta.content
-    if delta.reasoning_content is not None:
-        dumped["reasoning_content"] = delta.reasoning_content
-    raw["choices"] = [{"index": choice.index, "delta": dumped}]
-    return raw
+    id_, created, object_, model = (
+        fields["id"],
+        fields["created"],
+        fields["object"],
+        fields["model"],
+    )
+    if id_ is None or created is None or object_ is None or model is None:
+        raw = {k: v for k in _HEAD if (v := fields[k]) is not None}
+    else:  # what GLM sends: spelled out, a loop per chunk costs more than the dict
+        raw = {"id": id_, "created": created, "object": object_, "model": model}
+    role, content, reasoning = said["role"], said["content"], said["reasoning_content"]
+    if role is None or (content is None) == (reasoning is None):
+        dumped = {k: v for k in _DELTA if (v := said[k]) is not None}
+    elif content is None:
+        dumped = {"role": role, "reasoning_content": reasoning}
+    else:
+        dumped = {"role": role, "content": content}
+    raw["choices"] = [{"index": 0, "delta": dumped}]
+    return raw, content or "", reasoning or ""
+
+
+#: The fields of a plain chunk and of its delta that _plain_raw dumps, in their order.
+_HEAD = ("id", "created", "object", "model")
+_DELTA = ("role", "content", "reasoning_content")
 
 
 @functools.cache
@@ -482,16 +499,19 @@ def _plain_raw_is_model_dump() -> bool:
     """Whether :func:`_plain_raw` is what this version of the core's chunk type dumps, for
     every shape it builds (checked on the first stream, not at import, which would build the
     chunk type's deferred schema; otherwise every chunk uses ``model_dump``)."""
+    head = {"id": "i", "created": 1, "object": "chat.completion.chunk", "model": "m"}
     samples = [
-        {"id": "i", "created": 1, "object": "chat.completion.chunk", "model": "m",
-         "choices": [{"index": 0, "delta": {"role": "assistant", "content": "a"}}]},
+        {**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "a"}}]},
+        {**head, "choices": [{"delta": {"role": "assistant", "reasoning_content": "b"}}]},
+        {**head, "choices": [{"delta": {"role": "assistant", "content": "a",
+                                        "reasoning_content": "b"}}]},
         {"choices": [{"index": 0, "delta": {"reasoning_content": "b", "content": None}}]},
         {"choices": [{"delta": {}}]},
     ]  # fmt: skip
     for sample in samples:
         chunk = ChatCompletionChunk.model_validate(sample)
-        choice = chunk.choices[0]
-        if _plain_raw(chunk, choice, choice.delta) != chunk.model_dump(exclude_none=True):
+        plain = _plain_raw(chunk, chunk.__dict__)
+        if plain is None or plain[0] != chunk.model_dump(exclude_none=True):
             return False
     return True
 

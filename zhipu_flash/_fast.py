@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
-from pydantic import BaseModel
 from pydantic_core import from_json
 
 from ._accumulate import TextParts
+from .model_copies import new, same, set_dict, set_extra, set_fields_set, set_private
 from .types import ChatCompletionChunk, ChoiceDelta, ChunkChoice
 
 __all__ = ["TextChunks", "learn"]
@@ -45,13 +44,6 @@ _STRING_BODY = re.compile(rb'(?:[^"\\]|\\.)*', re.DOTALL).match
 _IMMUTABLE = (str, int, float, bool, type(None))
 _TEXT_FIELDS = ("content", "reasoning_content")
 _KEYS = {"content": b'"content":"', "reasoning_content": b'"reasoning_content":"'}
-
-_new = object.__new__
-_slots = BaseModel.__dict__
-_set_dict = _slots["__dict__"].__set__
-_set_fields = _slots["__pydantic_fields_set__"].__set__
-_set_extra = _slots["__pydantic_extra__"].__set__
-_set_private = _slots["__pydantic_private__"].__set__
 
 
 class TextChunks:
@@ -129,25 +121,25 @@ class TextChunks:
             self._parts.join_parts()
         state = self._delta.copy()
         state[self._field] = text
-        delta = _new(ChoiceDelta)
-        _set_dict(delta, state)
-        _set_fields(delta, set(self._delta_fields))
-        _set_extra(delta, {})
-        _set_private(delta, None)
+        delta = new(ChoiceDelta)
+        set_dict(delta, state)
+        set_fields_set(delta, set(self._delta_fields))
+        set_extra(delta, {})
+        set_private(delta, None)
         state = self._choice.copy()
         state["delta"] = delta
-        choice = _new(ChunkChoice)
-        _set_dict(choice, state)
-        _set_fields(choice, set(self._choice_fields))
-        _set_extra(choice, {})
-        _set_private(choice, None)
+        choice = new(ChunkChoice)
+        set_dict(choice, state)
+        set_fields_set(choice, set(self._choice_fields))
+        set_extra(choice, {})
+        set_private(choice, None)
         state = self._chunk.copy()
         state["choices"] = [choice]
-        chunk = _new(ChatCompletionChunk)
-        _set_dict(chunk, state)
-        _set_fields(chunk, set(self._chunk_fields))
-        _set_extra(chunk, {})
-        _set_private(chunk, None)
+        chunk = new(ChatCompletionChunk)
+        set_dict(chunk, state)
+        set_fields_set(chunk, set(self._chunk_fields))
+        set_extra(chunk, {})
+        set_private(chunk, None)
         return chunk
 
 
@@ -175,7 +167,7 @@ def learn(
     prefix, suffix = event[:start], event[body.end() :]
     shape = TextChunks(chunk, field, prefix, suffix, TextParts())
     copy = shape.read(event)
-    if copy is None or not _same(copy, chunk):
+    if copy is None or not same(copy, chunk):
         return None
     return TextChunks(chunk, field, prefix, suffix, parts)
 
@@ -202,20 +194,3 @@ def _text_field(chunk: ChatCompletionChunk) -> str | None:
         if not all(isinstance(v, _IMMUTABLE) for k, v in model.__dict__.items() if k != own):
             return None
     return texts[0]
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal in every part of pydantic's state, recursively, and of the same types."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, BaseModel):
-        return (
-            a.__pydantic_fields_set__ == b.__pydantic_fields_set__
-            and a.__pydantic_extra__ == b.__pydantic_extra__
-            and a.__pydantic_private__ == b.__pydantic_private__
-            and a.__dict__.keys() == b.__dict__.keys()
-            and all(_same(v, b.__dict__[k]) for k, v in a.__dict__.items())
-        )
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)

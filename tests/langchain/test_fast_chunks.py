@@ -358,3 +358,10 @@ def test_constructors_that_build_more_are_used_for_every_chunk(
     got = ChunkConverter().feed(_core(content="Hi"))
     assert got is not None
     assert _slots(got.message) == _slots(constructor("Hi", {}, META, "t1").message)
+
+
+def test_this_langchain_core_gets_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fallback builds the same chunks at five times the cost: a langchain-core that
+    # changed what its constructors build would show here first.
+    monkeypatch.setattr(_chunks, "_BUILDER", [None])
+    assert _chunks.builder() is not _chunks._fallback

@@ -1,6 +1,6 @@
-"""The streamed responses are copies of prototypes (llama_index_zhipu_flash._copies) with a
-hand-built ``raw`` for plain chunks: they must be exactly what ``model_construct`` and
-``model_dump`` built before, for every chunk shape."""
+"""The streamed responses are copies (zhipu_flash.model_copies) with a hand-built ``raw`` for
+plain chunks: they must be exactly what ``model_construct`` and ``model_dump`` built before,
+for every chunk shape, whether the core validated the chunk or copied it (its fast path)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ from pydantic import BaseModel
 
 import zhipu_flash as zf
 from glm_emulator import frames
-from llama_index_zhipu_flash import _copies
+from llama_index_zhipu_flash import utils
 from llama_index_zhipu_flash.utils import ChatResponseBuilder
+from zhipu_flash import model_copies
+from zhipu_flash._stream import StreamParser
 
 USAGE = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
 CALL = {"id": "c1", "index": 0, "type": "function", "function": {"name": "f", "arguments": "{}"}}
@@ -120,19 +122,67 @@ def test_each_response_keeps_its_own_message() -> None:
     assert second.message.content == "Hi"
 
 
+def _fast(*chunks: dict[str, Any]) -> list[zf.ChatCompletionChunk]:
+    """The chunks as the core's fast path hands them out: one event per read, the first of
+    each shape validated, the rest copies."""
+    parser = StreamParser()
+    out: list[zf.ChatCompletionChunk] = []
+    for read in frames.stream_events(chunks):
+        fast = parser.fast(read)
+        if fast is not None:
+            out.append(fast)
+            continue
+        for event in parser.events(read):
+            out.extend(parser.read(event) or ())
+    return out
+
+
+FAST = _fast(
+    *(frames.chunk(reasoning=t) for t in ("let", " me", " think")),
+    *(frames.chunk(content=t) for t in ("Hel", "lo", " 世界", 'a "quote"\n')),
+    frames.chunk(content="", finish="stop", usage=USAGE),
+)
+
+
+@pytest.mark.parametrize("in_kwargs", [True, False])
+def test_responses_to_the_core_fast_path_chunks(in_kwargs: bool) -> None:
+    builder = ChatResponseBuilder(reasoning_in_additional_kwargs=in_kwargs)
+    for chunk in FAST:
+        assert_as_constructed(builder.response_for(chunk), chunk)
+
+
+def test_the_builders_copy_on_this_llama_index() -> None:
+    # A copier that fell back to model_construct builds the same objects at four times the
+    # cost: a new llama-index field order or field would show here first.
+    for make in (utils._text_block, utils._thinking_block, utils._chat_message,
+                 utils._chat_response):  # fmt: skip
+        assert make.__name__ == "make", make
+    assert utils._plain_raw_is_model_dump()
+
+
 def test_a_copier_falls_back_to_model_construct_when_a_copy_would_differ() -> None:
     class WithPrivate(BaseModel):
         _cache: dict[str, Any] = {}
         text: str = ""
 
-    class WithMutableDefault(BaseModel):
+    class WithExtra(BaseModel, extra="allow"):
+        text: str = ""
+
+    class TwoFields(BaseModel):
         text: str = ""
         tags: list[str] = []
 
-    assert _copies.copier(WithPrivate, {"text": ""}) == WithPrivate.model_construct
-    assert _copies.copier(WithMutableDefault, {"text": ""}) == WithMutableDefault.model_construct
-    make = _copies.copier(WithMutableDefault, {"text": "", "tags": []})
-    assert make != WithMutableDefault.model_construct
-    assert _slots(make(text="a", tags=["x"])) == _slots(
-        WithMutableDefault.model_construct(text="a", tags=["x"])
+    for cls, sample in (
+        (WithPrivate, {"text": ""}),
+        (WithExtra, {"text": ""}),
+        (TwoFields, {"text": ""}),  # a field missing: model_construct would add its default
+        (TwoFields, {"tags": [], "text": ""}),  # not in the declared order
+    ):
+        make = model_copies.copier(cls, sample)  # type: ignore[type-var]
+        assert make.__name__ == "constructed", cls
+        assert _slots(make(dict(sample))) == _slots(cls.model_construct(**sample))
+    make = model_copies.copier(TwoFields, {"text": "", "tags": []})
+    assert make.__name__ == "make"
+    assert _slots(make({"text": "a", "tags": ["x"]})) == _slots(
+        TwoFields.model_construct(text="a", tags=["x"])
     )

@@ -37,6 +37,7 @@ CORE_LAYERS: list[tuple[str, list[str]]] = [
             "zhipu_flash.types.request",
             "zhipu_flash.types.retrieval",
             "zhipu_flash.types",
+            "zhipu_flash.model_copies",
             "zhipu_flash._exceptions",
             "zhipu_flash.models",
             "zhipu_flash._limiter",
