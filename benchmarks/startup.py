@@ -15,6 +15,13 @@ measured inside the child: interpreter start-up is not included.
 - building a client for an ``http://`` base URL (no SSL context: zhipu_flash/_transport.py)
   and for the default ``https://`` one (its SSL context is built on the first request), sync
   and async, after ``import zhipu_flash``.
+
+Wall time on a shared machine moves with the neighbours' load (the same import measured 147
+and 197 ms ten minutes apart), so the core's import is also counted in CPU instructions under
+valgrind's callgrind when it is installed: the instructions of the interpreter with the
+statement, minus those without it, for the core and for the floor. Their ratio does not move
+with the load, and the floor's best wall time times that ratio is the core's import time on
+this machine when it is quiet; the 150 ms target is judged on that figure.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -105,6 +114,35 @@ def measure(python: str, runs: int) -> list[dict[str, Any]]:
     return rows
 
 
+#: The cases also counted in instructions: the floor and the core's import.
+COUNTED = ("floor", "zhipu_flash")
+
+
+def instructions(python: str) -> dict[str, float]:
+    """Instructions of each :data:`COUNTED` statement (its set-up excluded), under callgrind;
+    empty when valgrind is not installed. Bytecode is cached by :func:`measure` first."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return {}
+
+    def collected(code: str) -> int:
+        proc = subprocess.run(
+            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", python, "-c", code],
+            cwd=ROOT, env=_env(), capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        found = re.search(r"Collected : (\d+)", proc.stderr)
+        if found is None:
+            raise RuntimeError(f"no callgrind total in: {proc.stderr[-500:]}")
+        return int(found.group(1))
+
+    out = {}
+    for key, _, setup, stmt in CASES:
+        if key in COUNTED:
+            before = f"import time\n{setup}\n"
+            out[key] = float(collected(before + stmt) - collected(before))
+    return out
+
+
 def by_key(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {row["key"]: row for row in rows}
 
@@ -125,17 +163,50 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def targets(rows: list[dict[str, Any]]) -> list[str]:
-    """Issue 21's start-up targets, from one run's rows."""
+def instruction_lines(rows: list[dict[str, Any]], counts: dict[str, float]) -> list[str]:
+    """The instruction counts as a table, with the import time they imply (see the module
+    docstring); empty without counts."""
+    floor, core, floor_ms = _implied(rows, counts)
+    if floor is None or core is None or floor_ms is None:
+        return []
+    return [
+        "| what | instructions (callgrind) | / floor | implied quiet-machine ms |",
+        "|---|---:|---:|---:|",
+        f"| import httpx, pydantic (BaseModel) | {floor / 1e6:,.1f} M | 1.000 | {floor_ms:.1f} |",
+        f"| import zhipu_flash | {core / 1e6:,.1f} M | {core / floor:.3f} | "
+        f"{floor_ms * core / floor:.1f} |",
+    ]
+
+
+def _implied(
+    rows: list[dict[str, Any]], counts: dict[str, float]
+) -> tuple[float | None, float | None, float | None]:
+    floor_row = by_key(rows).get("floor")
+    floor_ms = None if floor_row is None or "error" in floor_row else floor_row["wall_ms"]
+    return counts.get("floor"), counts.get("zhipu_flash"), floor_ms
+
+
+def targets(rows: list[dict[str, Any]], counts: dict[str, float] | None = None) -> list[str]:
+    """Issue 21's start-up targets, from one run's rows (and instruction counts, when taken:
+    the core's import is then judged on the time they imply)."""
     r = by_key(rows)
     out = []
+    floor, counted, floor_ms = _implied(rows, counts or {})
 
     def wall(key: str) -> float | None:
         row = r.get(key)
         return None if row is None or "error" in row else float(row["wall_ms"])
 
     core = wall("zhipu_flash")
-    if core is not None:
+    if floor is not None and counted is not None and floor_ms is not None:
+        implied = floor_ms * counted / floor
+        flag = "met" if implied <= 150 else "NOT met"
+        out.append(
+            f"start-up: import zhipu_flash {counted / floor:.3f}x the floor's instructions = "
+            f"{implied:.0f} ms at the floor's {floor_ms:.0f} ms (wall, best of the run: "
+            f"{core if core is not None else float('nan'):.0f} ms) (target <= 150 ms): {flag}"
+        )
+    elif core is not None:
         flag = "met" if core <= 150 else "NOT met"
         out.append(f"start-up: import zhipu_flash {core:.0f} ms (target <= 150 ms): {flag}")
     for adapter, framework in (("langchain_zhipu_flash", "langchain"),
@@ -159,9 +230,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=7, help="timed fresh processes per case")
     args = parser.parse_args(argv)
     rows = measure(args.python, args.runs)
+    counts = instructions(args.python)
     print("\n".join(table(rows)))
-    print("\n".join(targets(rows)))
-    print(json.dumps(rows))
+    print("\n".join(instruction_lines(rows, counts)))
+    print("\n".join(targets(rows, counts)))
+    print(json.dumps({"rows": rows, "instructions": counts}))
 
 
 if __name__ == "__main__":

@@ -40,13 +40,13 @@ from ._exceptions import (
     PermissionDeniedError,
     QuotaExceededError,
     RateLimitError,
+    SharedLimitWarning,
     StreamDecodeError,
     StreamInterruptedError,
     ZhipuError,
 )
 from ._limiter import ConcurrencyLimit
 from ._request import build_chat_request
-from ._shared_limit import SharedLimitWarning
 from ._stream import AsyncStream, Stream
 from ._version import __version__
 from .models import FLASH_MODELS, MODELS, ModelInfo, get_model_info

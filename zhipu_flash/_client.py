@@ -7,7 +7,6 @@ building, the retry decision); the two subclasses hold only the loops that block
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -43,22 +42,12 @@ from ._limiter import ConcurrencyLimit, Release, as_limit, no_release
 from ._parse import OnMalformed, parse_completion
 from ._pool import as_timeout
 from ._request import build_chat_request
-from ._retrieval import (
-    EmbeddingBatch,
-    EmbeddingPlan,
-    EmbeddingsPart,
-    merge_embeddings,
-    parse_rerank,
-    plan_embeddings,
-    rerank_request,
-)
 from ._retry import retry_delay, should_retry
-from ._shared_limit import SharedLimit, scope_of, shared_limit
 from ._stream import AsyncStream, Stream, StreamParser
 from ._transport import LazyTLSTransport, ShardedAsyncTransport, limits_for
 from ._version import __version__
 from .models import get_model_info
-from .types import ChatCompletion, EmbeddingsResponse, RerankResponse
+from .types import ChatCompletion
 
 __all__ = ["AsyncZhipuClient", "ZhipuClient"]
 
@@ -67,6 +56,9 @@ logger = logging.getLogger("zhipu_flash")
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._retrieval import EmbeddingBatch, EmbeddingPlan, EmbeddingsPart
+    from ._shared_limit import SharedLimit
+    from .types import EmbeddingsResponse, RerankResponse
     from .types.request import ChatParams
 
 TimeoutTypes = float | httpx.Timeout | None
@@ -122,6 +114,10 @@ class _BaseClient:
                 "concurrency_url shares max_concurrency between processes: set "
                 "max_concurrency=N too (your account's concurrency per model)."
             )
+        # Imported here, not at the top: only a client sharing its limit needs Redis's side
+        # of the package (start-up; so are embeddings and rerank, below).
+        from ._shared_limit import shared_limit
+
         return shared_limit(url)
 
     def _limits(self) -> httpx.Limits:
@@ -150,6 +146,8 @@ class _BaseClient:
 
     def _scope(self, model: str) -> str:
         # Per request: the key may come from the environment, which can change.
+        from ._shared_limit import scope_of
+
         return scope_of(self.base_url, self._key_or_none() or "", model)
 
     def _headers(self, stream: bool) -> dict[str, str]:
@@ -262,6 +260,8 @@ async def _all_or_first_error(calls: Sequence[Awaitable[EmbeddingsPart]]) -> lis
     """Run ``calls`` concurrently; their results in order, or, when one fails, the error of
     the first failed call in order, once every other call is cancelled and finished (no
     request is left running behind the caller's back, none of its errors unretrieved)."""
+    import asyncio  # here, not at the top: see _asleep
+
     tasks = [asyncio.ensure_future(call) for call in calls]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -275,6 +275,14 @@ async def _all_or_first_error(calls: Sequence[Awaitable[EmbeddingsPart]]) -> lis
         if error is not None:
             raise error
     return [task.result() for task in tasks]
+
+
+async def _asleep(seconds: float) -> None:
+    # asyncio is imported where the async client first needs it, not with the package: it is
+    # about a fifth of ``import zhipu_flash``, and a program that never awaits never needs it.
+    import asyncio
+
+    await asyncio.sleep(seconds)
 
 
 class StreamManager:
@@ -484,6 +492,8 @@ class ZhipuClient(_BaseClient):
         of the model; errors, retries by business code, timeouts and the key are handled as
         for chat.
         """
+        from ._retrieval import merge_embeddings, plan_embeddings  # see _share
+
         plan = plan_embeddings(input, model=model, dimensions=dimensions, user_id=user_id)
         headers = self._headers(False)
         parts = [self._embed_batch(plan, batch, headers) for batch in plan.batches]
@@ -532,6 +542,8 @@ class ZhipuClient(_BaseClient):
                 calls are not comparable (docs/glm-api.md §10.2).
             ZhipuError: As for :meth:`create`.
         """
+        from ._retrieval import parse_rerank, rerank_request  # see _share
+
         info, content = rerank_request(
             query,
             documents,
@@ -622,7 +634,7 @@ class AsyncZhipuClient(_BaseClient):
                     ...
     """
 
-    _sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
+    _sleep: Callable[[float], Awaitable[None]] = staticmethod(_asleep)
 
     def __init__(
         self,
@@ -711,10 +723,14 @@ class AsyncZhipuClient(_BaseClient):
         or at most ``DEFAULT_EMBED_CONCURRENCY`` (4) at once when the client has no cap. The
         first batch to fail cancels the others and its error is raised.
         """
+        from ._retrieval import merge_embeddings, plan_embeddings  # see _share
+
         plan = plan_embeddings(input, model=model, dimensions=dimensions, user_id=user_id)
         headers = self._headers(False)
         if len(plan.batches) == 1:
             return merge_embeddings([await self._embed_batch(plan, plan.batches[0], headers)])
+        import asyncio  # see _asleep
+
         gate = asyncio.Semaphore(DEFAULT_EMBED_CONCURRENCY) if self.limit is None else None
 
         async def run(batch: EmbeddingBatch) -> EmbeddingsPart:
@@ -750,6 +766,8 @@ class AsyncZhipuClient(_BaseClient):
         user_id: str | None = None,
     ) -> RerankResponse:
         """Score ``documents`` against ``query``; see :meth:`ZhipuClient.rerank`."""
+        from ._retrieval import parse_rerank, rerank_request  # see _share
+
         info, content = rerank_request(
             query,
             documents,

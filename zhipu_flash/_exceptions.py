@@ -66,6 +66,7 @@ __all__ = [
     "PermissionDeniedError",
     "QuotaExceededError",
     "RateLimitError",
+    "SharedLimitWarning",
     "StreamDecodeError",
     "StreamInterruptedError",
     "ZhipuError",
@@ -131,6 +132,11 @@ class ConcurrencySlotTimeoutError(APITimeoutError):
     """No slot of a ``max_concurrency`` limit shared through ``concurrency_url`` came free
     within the request's timeout (its ``pool`` part): nothing was sent. The message says what
     to change."""
+
+
+class SharedLimitWarning(UserWarning):
+    """The Redis behind ``concurrency_url`` failed: requests use the process's own
+    ``max_concurrency`` until it answers again (emitted once per process)."""
 
 
 class StreamInterruptedError(APIConnectionError):

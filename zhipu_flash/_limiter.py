@@ -15,12 +15,16 @@ clients of every loop it is used from.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    # Imported where an asyncio caller first waits, not with the package (see
+    # zhipu_flash._client._asleep).
+    import asyncio
 
 __all__ = ["ConcurrencyLimit", "Release", "as_limit", "no_release"]
 
@@ -33,12 +37,20 @@ def no_release() -> None:
     """The release of a request that took no slot (no cap set): nothing to give back."""
 
 
-@dataclass(eq=False)
 class _Waiter:
-    loop: asyncio.AbstractEventLoop | None = None  # None: a thread waiting on ``event``
-    future: asyncio.Future[None] | None = None
-    event: threading.Event = field(default_factory=threading.Event)
-    granted: bool = False  # the slot was handed over; whoever holds it must release it
+    # Plain classes, not dataclasses, here: making a dataclass compiles its methods at import,
+    # which is most of what this module costs ``import zhipu_flash``.
+    __slots__ = ("event", "future", "granted", "loop")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop | None = None,
+        future: asyncio.Future[None] | None = None,
+    ) -> None:
+        self.loop = loop  # None: a thread waiting on ``event``
+        self.future = future
+        self.event = threading.Event()
+        self.granted = False  # the slot was handed over; whoever holds it must release it
 
     def wake(self) -> bool:
         """Tell the waiter its slot is ready; False when it can never run again (its loop is
@@ -57,10 +69,12 @@ class _Waiter:
             self.future.set_result(None)
 
 
-@dataclass(eq=False)
 class _Slots:
-    in_flight: int = 0
-    waiters: deque[_Waiter] = field(default_factory=deque)
+    __slots__ = ("in_flight", "waiters")
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.waiters: deque[_Waiter] = deque()
 
 
 class ConcurrencyLimit:
@@ -118,6 +132,8 @@ class ConcurrencyLimit:
             slots, taken = self._try_take(model)
             if taken:
                 return self._release_for(model)
+            import asyncio  # see the top of this module
+
             loop = asyncio.get_running_loop()
             waiter = _Waiter(loop=loop, future=loop.create_future())
             slots.waiters.append(waiter)

@@ -23,18 +23,23 @@ of it at once, and the pool's sockets would be closed by their ``__del__`` (a
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    # Every function here runs inside a running loop, so asyncio is imported by then; the
+    # package does not import it for programs that never await (see
+    # zhipu_flash._client._asleep).
+    import asyncio
 
 __all__ = ["PerLoop"]
 
 T = TypeVar("T")
 
-_Entries = dict[asyncio.AbstractEventLoop, tuple[Any, AsyncGenerator[None, None]]]
+_Entries = dict["asyncio.AbstractEventLoop", tuple[Any, AsyncGenerator[None, None]]]
 
 # Guards of values not yet released, per loop and keyed by the value's id (see the module
 # docstring), and the tasks releasing values of dropped holders (the loop keeps tasks only
@@ -70,6 +75,8 @@ class PerLoop(Generic[T]):
 
     def get(self) -> T:
         """The value for the running loop (call it from a coroutine)."""
+        import asyncio  # see the top of this module
+
         loop = asyncio.get_running_loop()
         with self._lock:
             entry = self._entries.get(loop)
@@ -91,6 +98,8 @@ class PerLoop(Generic[T]):
     async def aclose(self) -> None:
         """Release the value of the running loop now (values of other loops are released when
         their loops shut down)."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         with self._lock:
             entry = self._entries.get(loop)
@@ -165,6 +174,8 @@ def _release_all(entries: _Entries, lock: threading.Lock) -> None:
 
 def _start_release(guard: AsyncGenerator[None, None]) -> None:
     # In the guard's loop.
+    import asyncio
+
     task = asyncio.get_running_loop().create_task(_close(guard))
     _releasing.add(task)
     task.add_done_callback(_releasing.discard)

@@ -29,13 +29,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from ._exceptions import APIConnectionError, InvalidRequestInputError, ZhipuError, error_from_body
-from .models import (
+from ._retrieval_models import (
     EmbeddingModelInfo,
     RerankModelInfo,
     embedding_model_info,
     rerank_model_info,
 )
-from .types import Embedding, EmbeddingsResponse, RerankResponse, Usage
+from .types.response import Usage
+from .types.retrieval import Embedding, EmbeddingsResponse, RerankResponse
 
 __all__ = [
     "MAX_TOKEN_BYTES",

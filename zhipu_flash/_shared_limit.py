@@ -50,7 +50,6 @@ occasional 1302.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
 import hashlib
@@ -75,7 +74,7 @@ from ._constants import (
     REDIS_RETRY_INTERVAL,
     REDIS_SOCKET_TIMEOUT,
 )
-from ._exceptions import ConcurrencySlotTimeoutError
+from ._exceptions import ConcurrencySlotTimeoutError, SharedLimitWarning
 from ._limiter import Release
 from ._loops import PerLoop
 
@@ -158,11 +157,6 @@ for i = 1, #ARGV do
 end
 return #ARGV
 """
-
-
-class SharedLimitWarning(UserWarning):
-    """The Redis behind ``concurrency_url`` failed: requests use the process's own
-    ``max_concurrency`` until it answers again (emitted once per process)."""
 
 
 @dataclass(frozen=True)
@@ -535,6 +529,8 @@ class SharedLimit:
         self, scope: str, model: str, limit: int, timeout: float | None, local: Release
     ) -> Release:
         """The asyncio twin of :meth:`acquire`; a cancelled waiter leaves no ticket."""
+        import asyncio  # not with the package: see zhipu_flash._client._asleep
+
         if not self._available():
             return self._fallback(local)
         lease_id = uuid.uuid4().hex

@@ -7,7 +7,9 @@ and ``TYPE_CHECKING`` ones included):
 - inside the core, each module imports only modules before it in :data:`CORE_LAYERS`, and
   no private name (``_x``) of another module;
 - one adapter never imports the other;
-- nothing outside ``tests/`` imports ``tests``; the emulator uses the standard library only.
+- nothing outside ``tests/`` imports ``tests``; the emulator uses the standard library only;
+- ``import zhipu_flash`` leaves out what only some programs use (asyncio, the retrieval half,
+  the shared limit), and each comes back the moment it is used.
 
 CONTRIBUTING.md describes the same layering; a new core module goes into the table here.
 """
@@ -15,6 +17,7 @@ CONTRIBUTING.md describes the same layering; a new core module goes into the tab
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +42,7 @@ CORE_LAYERS: list[tuple[str, list[str]]] = [
             "zhipu_flash.types",
             "zhipu_flash.model_copies",
             "zhipu_flash._exceptions",
+            "zhipu_flash._retrieval_models",
             "zhipu_flash.models",
             "zhipu_flash._limiter",
             "zhipu_flash._loops",
@@ -220,3 +224,55 @@ def test_the_emulator_uses_the_standard_library_only(path: Path) -> None:
     for module, _, line in imports(path):
         allowed = _top(module) in sys.stdlib_module_names or _top(module) == "glm_emulator"
         assert allowed, f"{path.relative_to(ROOT)}:{line} imports {module}"
+
+
+#: Loaded by ``import zhipu_flash`` only once a program uses them (start-up, issue 21).
+ON_FIRST_USE = (
+    "asyncio",
+    "difflib",
+    "zhipu_flash._shared_limit",
+    "zhipu_flash._retrieval",
+    "zhipu_flash._retrieval_models",
+    "zhipu_flash.types.retrieval",
+)
+
+
+def _fresh(code: str) -> list[str]:
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return run.stdout.split()
+
+
+def test_import_leaves_out_what_only_some_programs_use() -> None:
+    code = f"import sys, zhipu_flash\nprint(*[m for m in {ON_FIRST_USE!r} if m in sys.modules])"
+    assert _fresh(code) == []
+
+
+def test_what_is_left_out_comes_back_on_first_use() -> None:
+    code = """\
+import sys, zhipu_flash, zhipu_flash.models as models, zhipu_flash.types as types
+print(models.EMBEDDING_MODELS["embedding-3"].max_inputs_per_request)
+print(models.rerank_model_info("rerank").max_documents)
+print(types.EmbeddingsResponse.__name__, types.RerankResult.__name__)
+from zhipu_flash.models import *
+from zhipu_flash.types import *
+print(EmbeddingModelInfo.__name__, RerankResponse.__name__)
+zhipu_flash.ZhipuClient(api_key="k", max_concurrency=1).close()
+print("asyncio" in sys.modules)  # a sync program never needs it
+client = zhipu_flash.ZhipuClient(api_key="k", max_concurrency=1, concurrency_url="redis://127.0.0.1:1")
+print(type(client.shared).__name__)
+import asyncio
+async def main():
+    async with zhipu_flash.AsyncZhipuClient(api_key="k", max_concurrency=1) as aclient:
+        release = await aclient._aacquire("glm-4.7-flash")  # the limit's asyncio side
+        release()
+        await aclient._sleep(0)
+    return "done"
+print(asyncio.run(main()))
+"""
+    assert _fresh(code) == [
+        "64", "128", "EmbeddingsResponse", "RerankResult", "EmbeddingModelInfo",
+        "RerankResponse", "False", "SharedLimit", "done",
+    ]  # fmt: skip
+    for module in (zhipu_flash.models, zhipu_flash.types):
+        with pytest.raises(AttributeError, match="no attribute 'nope'"):
+            _ = module.nope

@@ -7,6 +7,8 @@ arrive without notice. Requests are plain dicts built and checked by
 :func:`zhipu_flash.build_chat_request`; the TypedDicts in :mod:`.request` describe them.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .request import (
     ContentPart,
     ImagePart,
@@ -35,7 +37,9 @@ from .response import (
     Usage,
     WebSearchResult,
 )
-from .retrieval import Embedding, EmbeddingsResponse, RerankResponse, RerankResult
+
+if TYPE_CHECKING:
+    from .retrieval import Embedding, EmbeddingsResponse, RerankResponse, RerankResult
 
 __all__ = [
     "ChatCompletion",
@@ -67,3 +71,15 @@ __all__ = [
     "VideoPart",
     "WebSearchResult",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The retrieval models are defined on first use (PEP 562), as the retrieval half of the
+    # catalog is (zhipu_flash/models.py): a chat-only program never builds them.
+    if name in ("Embedding", "EmbeddingsResponse", "RerankResponse", "RerankResult"):
+        from . import retrieval
+
+        value = getattr(retrieval, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,7 +4,9 @@ They are for type checkers and readers: messages are plain dicts on the way in, 
 :func:`zhipu_flash.build_chat_request` checks and normalises them before anything is sent.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: pydantic and TypedDict would compile each
+# annotation string back into a type when the class is made, about a quarter of the
+# time it takes to define these classes at import (benchmarks/README.md, start-up).
 
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypedDict

@@ -1,6 +1,8 @@
 """Response models: non-streamed ``ChatCompletion`` and streamed ``ChatCompletionChunk``."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: pydantic and TypedDict would compile each
+# annotation string back into a type when the class is made, about a quarter of the
+# time it takes to define these classes at import (benchmarks/README.md, start-up).
 
 import json
 from typing import Annotated, Any

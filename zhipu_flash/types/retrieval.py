@@ -6,7 +6,9 @@ adds later. The clients return them already put together for the caller: an
 batches (docs/glm-api.md §10).
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: pydantic and TypedDict would compile each
+# annotation string back into a type when the class is made, about a quarter of the
+# time it takes to define these classes at import (benchmarks/README.md, start-up).
 
 from typing import Annotated, Any
 
