@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import re
 from collections.abc import Mapping, Sequence
 from io import IOBase
 from typing import Any
@@ -214,11 +215,27 @@ def parse_tool_kwargs(arguments: str | dict[str, Any] | None) -> dict[str, Any]:
         return arguments
     if not arguments:
         return {}
+    if "\\" in arguments[-6:]:
+        arguments = _without_cut_escape(arguments)
     try:
         value = pydantic_core.from_json(arguments, allow_partial="trailing-strings")
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+#: A string cut inside an escape: a lone backslash, or ``\\u`` with fewer than four hex digits.
+_CUT_ESCAPE = re.compile(r"(\\+)(?:u[0-9a-fA-F]{0,3})?\Z")
+
+
+def _without_cut_escape(arguments: str) -> str:
+    """``arguments`` without an escape cut short at its end (``"x\\`` gives ``"x``). Recent
+    pydantic-core drops it when parsing partial JSON; older releases (2.33) drop the whole
+    value instead, so it is removed here first and every release gives the same object."""
+    found = _CUT_ESCAPE.search(arguments)
+    if found is None or len(found.group(1)) % 2 == 0:  # an even run is escaped backslashes
+        return arguments
+    return arguments[: found.end(1) - 1]
 
 
 def _tool_kwargs_value(arguments: str) -> dict[str, Any] | str:
