@@ -365,7 +365,7 @@ class ZhipuFlash(ClientConfig, FunctionCallingLLM):
             # The stream is owned here: break, close() or an error closes the response.
             with manager as stream:
                 for chunk in stream:
-                    yield respond(chunk)
+                    yield respond(chunk, stream.plain)
 
         return gen()
 
@@ -380,7 +380,7 @@ class ZhipuFlash(ClientConfig, FunctionCallingLLM):
             # generator on a bare ``break``; see the README.)
             async with manager as stream:
                 async for chunk in stream:
-                    yield respond(chunk)
+                    yield respond(chunk, stream.plain)
 
         return gen()
 

@@ -308,11 +308,13 @@ class ChatResponseBuilder:
     Cost: text and reasoning grow by ``+=`` on one string each (no re-join of all parts per
     chunk), and a block is rebuilt only when its own part changed: a reasoning-only chunk
     reuses the previous ``TextBlock`` object, a text chunk reuses the ``ThinkingBlock`` and
-    ``ToolCallBlock``s. The objects are copies of prototypes (:mod:`._copies`), what
-    ``model_construct`` builds without its per-field walk: their fields are ours and already
-    typed. A chunk of plain text or reasoning (no tool call, usage, finish reason or unknown
-    field: almost every chunk) gets its ``raw`` dict built here, equal to the chunk's
-    ``model_dump(exclude_none=True)``, which costs three times as much. The one cost per
+    ``ToolCallBlock``s. The objects are copies of prototypes (:mod:`zhipu_flash.model_copies`),
+    what ``model_construct`` builds without its per-field walk: their fields are ours and
+    already typed. A chunk of plain text or reasoning (no tool call, usage, finish reason or
+    unknown field: almost every chunk) gets its ``raw`` dict built here, equal to the chunk's
+    ``model_dump(exclude_none=True)``, which costs three times as much; when the stream says
+    the chunk is a plain one of a shape already seen (``Stream.plain``), ``raw`` is that
+    shape's with the new text, and the chunk itself is not read. The one cost per
     chunk that grows with the answer is the copy of the text that grew, which LlamaIndex's
     type (a ``str`` per block, the whole text so far in every response) makes unavoidable: a
     memory copy, a few CPU instructions per 100 characters.
@@ -333,6 +335,7 @@ class ChatResponseBuilder:
         "_plain",
         "_reasoning",
         "_reasoning_kwargs",
+        "_templates",
         "_text",
         "_text_block",
         "_thinking_block",
@@ -355,22 +358,29 @@ class ChatResponseBuilder:
         self._usage: dict[str, int] = {}
         self._model: str | None = None
         self._web_search: list[dict[str, Any]] | None = None
+        #: Per shape of the core's plain chunks (see ``response_for``): the ``raw`` dict
+        #: without ``choices``, and the delta's dump without its text.
+        self._templates: dict[object, tuple[dict[str, Any], dict[str, Any]]] = {}
 
-    def response_for(self, chunk: ChatCompletionChunk) -> ChatResponse:
+    def response_for(
+        self, chunk: ChatCompletionChunk, plain: tuple[str, str, object] | None = None
+    ) -> ChatResponse:
         """Fold in one chunk and return its response: the message so far, the text delta,
-        the raw chunk."""
-        # Fields are read from __dict__: pydantic models define __getattr__, which keeps
-        # CPython from specialising attribute reads on them (each costs several times a
-        # dict lookup), and this runs once per token.
-        fields = chunk.__dict__
-        if self._model is None:
-            self._model = fields["model"]
-        plain = _plain_raw(chunk, fields) if self._plain else None
-        if plain is None:
-            text_delta, thinking_delta = self._fold(chunk)
-            raw = chunk.model_dump(exclude_none=True)
+        the raw chunk. ``plain`` is the stream's :attr:`zhipu_flash.Stream.plain` for this
+        chunk: with it, a chunk of a shape seen before is not read at all (its ``raw`` is the
+        shape's, with this chunk's text)."""
+        if plain is not None and (template := self._templates.get(plain[2])) is not None:
+            field, text, _ = plain
+            raw = template[0].copy()
+            dumped = template[1].copy()
+            dumped[field] = text
+            raw["choices"] = [{"index": 0, "delta": dumped}]
+            if field == "content":
+                text_delta, thinking_delta = text, ""
+            else:
+                text_delta, thinking_delta = "", text
         else:
-            raw, text_delta, thinking_delta = plain
+            raw, text_delta, thinking_delta = self._read(chunk, plain)
         if text_delta:
             self._text += text_delta
             self._text_block = _text_block({"block_type": "text", "text": self._text})
@@ -399,6 +409,29 @@ class ChatResponseBuilder:
                 "additional_kwargs": extra,
             }
         )
+
+    def _read(
+        self, chunk: ChatCompletionChunk, plain: tuple[str, str, object] | None
+    ) -> tuple[dict[str, Any], str, str]:
+        """``raw``, text and reasoning of a chunk read field by field; the first plain chunk
+        of a shape also leaves its template."""
+        # Fields are read from __dict__: pydantic models define __getattr__, which keeps
+        # CPython from specialising attribute reads on them (each costs several times a
+        # dict lookup), and this runs once per token when the stream gives no ``plain``.
+        fields = chunk.__dict__
+        if self._model is None:
+            self._model = fields["model"]
+        read = _plain_raw(chunk, fields) if self._plain else None
+        if read is None:
+            text_delta, thinking_delta = self._fold(chunk)
+            return chunk.model_dump(exclude_none=True), text_delta, thinking_delta
+        if plain is not None:
+            field, text, shape = plain
+            dumped = read[0]["choices"][0]["delta"]
+            if dumped.get(field) == text:
+                head = {k: v for k, v in read[0].items() if k != "choices"}
+                self._templates[shape] = (head, {k: v for k, v in dumped.items() if k != field})
+        return read
 
     def _fold(self, chunk: ChatCompletionChunk) -> tuple[str, str]:
         """Any chunk: its text and reasoning deltas; tool calls, the finish reason, usage

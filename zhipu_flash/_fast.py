@@ -61,11 +61,13 @@ class TextChunks:
         "_delta",
         "_delta_fields",
         "_field",
+        "_key",
         "_list",
         "_parts",
         "_proto",
         "_start",
         "_stop",
+        "last",
         "prefix",
         "suffix",
     )
@@ -77,6 +79,7 @@ class TextChunks:
         prefix: bytes,
         suffix: bytes,
         parts: TextParts,
+        key: object | None = None,
     ) -> None:
         choice = proto.choices[0]
         self._proto = proto
@@ -93,12 +96,23 @@ class TextChunks:
         self._choice_fields = choice.__pydantic_fields_set__
         self._delta = choice.delta.__dict__
         self._delta_fields = choice.delta.__pydantic_fields_set__
+        # What names this shape to adapters, the same for its framed twin (pydantic models
+        # are not hashable, so not the prototype itself).
+        self._key = object() if key is None else key
+        #: ``(field, text, key)`` of the last chunk :meth:`read` built (see
+        #: :attr:`zhipu_flash.Stream.plain`).
+        self.last: tuple[str, str, object] | None = None
 
     def framed(self) -> TextChunks:
         """This shape as a whole network read of one event: ``data: ``, the event and the
         blank line that ends it (how GLM sends each token, one HTTP chunk apiece)."""
         return TextChunks(
-            self._proto, self._field, b"data: " + self.prefix, self.suffix + b"\n\n", self._parts
+            self._proto,
+            self._field,
+            b"data: " + self.prefix,
+            self.suffix + b"\n\n",
+            self._parts,
+            self._key,
         )
 
     def read(self, event: bytes) -> ChatCompletionChunk | None:
@@ -142,6 +156,7 @@ class TextChunks:
         set_fields_set(chunk, set(self._chunk_fields))
         set_extra(chunk, {})
         set_private(chunk, None)
+        self.last = (self._field, text, self._key)
         return chunk
 
 

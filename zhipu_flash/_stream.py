@@ -68,7 +68,16 @@ class StreamParser:
     :meth:`add_partial` gives them the output so far.
     """
 
-    __slots__ = ("_acc", "_answer", "_decoder", "_reader", "_strip_markers", "events", "read")
+    __slots__ = (
+        "_acc",
+        "_answer",
+        "_decoder",
+        "_reader",
+        "_strip_markers",
+        "events",
+        "plain",
+        "read",
+    )
 
     def __init__(
         self,
@@ -86,6 +95,8 @@ class StreamParser:
         self.read: Callable[[PayloadOrEvent], Sequence[ChatCompletionChunk] | None] = (
             self._reader.read
         )
+        #: What :meth:`fast` read last: see :attr:`Stream.plain`.
+        self.plain: tuple[str, str, object] | None = None
 
     def fast(self, data: bytes) -> ChatCompletionChunk | None:
         """The fused fast path: a network read that is exactly one text-only event of a shape
@@ -96,7 +107,10 @@ class StreamParser:
             return None
         for shape in self._reader.framed:
             if data.startswith(shape.prefix) and data.endswith(shape.suffix):
-                return shape.read(data)
+                chunk = shape.read(data)
+                if chunk is not None:
+                    self.plain = shape.last
+                return chunk
         return None
 
     @property
@@ -186,6 +200,39 @@ def _undecoded(response: httpx.Response) -> bool:
     return encoding in ("", "identity") and not response.is_stream_consumed
 
 
+def _body(response: httpx.Response) -> Iterator[bytes]:
+    """The body as the transport reads it, or decoded when it has a content-encoding.
+
+    Raw bytes come straight from ``response.stream`` (httpx's transport interface, the
+    iterable ``iter_raw`` itself wraps): ``iter_raw`` adds a generator, a re-chunking list and
+    a context manager per network read, a few per cent of a token's whole cost. What it does
+    besides is done here: the response is marked consumed, and a transport error gets the
+    request (see :func:`_transport_error`). ``response.num_bytes_downloaded`` is not counted.
+    """
+    if not _undecoded(response):
+        return response.iter_bytes()
+    if response.is_closed:
+        raise httpx.StreamClosed()
+    stream = response.stream
+    if not isinstance(stream, httpx.SyncByteStream):
+        raise RuntimeError("Attempted to call a sync iterator on an async stream.")
+    response.is_stream_consumed = True
+    return iter(stream)
+
+
+def _abody(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The asyncio twin of :func:`_body`."""
+    if not _undecoded(response):
+        return response.aiter_bytes()
+    if response.is_closed:
+        raise httpx.StreamClosed()
+    stream = response.stream
+    if not isinstance(stream, httpx.AsyncByteStream):
+        raise RuntimeError("Attempted to call an async iterator on a sync stream.")
+    response.is_stream_consumed = True
+    return stream.__aiter__()
+
+
 def _is_json(response: httpx.Response) -> bool:
     content_type: str = response.headers.get("content-type", "")
     return content_type.startswith("application/json")
@@ -223,7 +270,10 @@ async def _adrain(body: AsyncIterator[bytes]) -> None:
         logger.debug("the connection broke after [DONE] (%r); the answer is complete", exc)
 
 
-def _transport_error(exc: httpx.TransportError, parser: StreamParser) -> ZhipuError:
+def _transport_error(
+    exc: httpx.TransportError, parser: StreamParser, response: httpx.Response
+) -> ZhipuError:
+    exc.request = response.request  # as httpx's own iterators give it (see _body)
     partial = parser.completion
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(
@@ -246,12 +296,22 @@ class Stream:
     exception. Iteration also closes the response when it finishes.
     """
 
+    #: For adapters that build objects of their own per token: the last chunk handed out,
+    #: when the parser read it by a learned shape, as ``(field, text, shape)``. ``field`` is
+    #: ``"content"`` or ``"reasoning_content"`` and ``text`` that field's value; ``shape`` is
+    #: an opaque hashable key, the same object for every chunk of one shape, and such
+    #: chunks differ only in ``text``: the same id, created, object, model and role, and
+    #: nothing else (no tool calls, finish reason, usage, search results or unknown fields).
+    #: None for any other chunk, which must then be read as usual.
+    plain: tuple[str, str, object] | None
+
     def __init__(
         self, response: httpx.Response, parser: StreamParser, release: Release | None = None
     ) -> None:
         self.response = response
         self._parser = parser
         self._release = release or no_release
+        self.plain = None
         self._iterator = self._iter()
 
     def _iter(self) -> Generator[ChatCompletionChunk, None, None]:
@@ -264,13 +324,15 @@ class Stream:
                 if _is_json(response):
                     yield from parser.answer(response.read())
                     return
-                body = response.iter_raw() if _undecoded(response) else response.iter_bytes()
+                body = _body(response)
                 events, read, fast = parser.events, parser.read, parser.fast
                 for data in body:
                     fast_chunk = fast(data)  # most reads: see StreamParser.fast
                     if fast_chunk is not None:
+                        self.plain = parser.plain
                         yield fast_chunk
                         continue
+                    self.plain = None
                     for event in events(data):
                         # Each chunk is handed out before the next event is parsed.
                         chunks = read(event)
@@ -282,10 +344,11 @@ class Stream:
                     _drain(body)
                     break
             except httpx.TransportError as exc:
-                raise _transport_error(exc, parser) from exc
+                raise _transport_error(exc, parser, response) from exc
             except ZhipuError as exc:
                 parser.add_partial(exc)
                 raise
+            self.plain = None
             yield from parser.end()
         finally:
             response.close()
@@ -328,12 +391,16 @@ class Stream:
 class AsyncStream:
     """The asyncio twin of :class:`Stream`: ``async for`` chunks, ``async with`` to own it."""
 
+    #: As :attr:`Stream.plain`.
+    plain: tuple[str, str, object] | None
+
     def __init__(
         self, response: httpx.Response, parser: StreamParser, release: Release | None = None
     ) -> None:
         self.response = response
         self._parser = parser
         self._release = release or no_release
+        self.plain = None
         self._iterator = self._iter()
 
     async def _iter(self) -> AsyncGenerator[ChatCompletionChunk, None]:
@@ -346,13 +413,15 @@ class AsyncStream:
                     for chunk in parser.answer(await response.aread()):
                         yield chunk
                     return
-                abody = response.aiter_raw() if _undecoded(response) else response.aiter_bytes()
+                abody = _abody(response)
                 events, read, fast = parser.events, parser.read, parser.fast
                 async for data in abody:
                     fast_chunk = fast(data)  # most reads: see StreamParser.fast
                     if fast_chunk is not None:
+                        self.plain = parser.plain
                         yield fast_chunk
                         continue
+                    self.plain = None
                     for event in events(data):
                         # Each chunk is handed out before the next event is parsed.
                         chunks = read(event)
@@ -365,10 +434,11 @@ class AsyncStream:
                     await _adrain(abody)
                     break
             except httpx.TransportError as exc:
-                raise _transport_error(exc, parser) from exc
+                raise _transport_error(exc, parser, response) from exc
             except ZhipuError as exc:
                 parser.add_partial(exc)
                 raise
+            self.plain = None
             for chunk in parser.end():
                 yield chunk
         finally:

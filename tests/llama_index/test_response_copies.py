@@ -122,19 +122,23 @@ def test_each_response_keeps_its_own_message() -> None:
     assert second.message.content == "Hi"
 
 
-def _fast(*chunks: dict[str, Any]) -> list[zf.ChatCompletionChunk]:
-    """The chunks as the core's fast path hands them out: one event per read, the first of
-    each shape validated, the rest copies."""
+def _hinted(*chunks: dict[str, Any]) -> list[tuple[zf.ChatCompletionChunk, Any]]:
+    """The chunks as the core's fast path hands them out (one event per read, the first of
+    each shape validated, the rest copies), each with what ``Stream.plain`` says of it."""
     parser = StreamParser()
-    out: list[zf.ChatCompletionChunk] = []
+    out: list[tuple[zf.ChatCompletionChunk, Any]] = []
     for read in frames.stream_events(chunks):
         fast = parser.fast(read)
         if fast is not None:
-            out.append(fast)
+            out.append((fast, parser.plain))
             continue
         for event in parser.events(read):
-            out.extend(parser.read(event) or ())
+            out.extend((chunk, None) for chunk in parser.read(event) or ())
     return out
+
+
+def _fast(*chunks: dict[str, Any]) -> list[zf.ChatCompletionChunk]:
+    return [chunk for chunk, _ in _hinted(*chunks)]
 
 
 FAST = _fast(
@@ -149,6 +153,54 @@ def test_responses_to_the_core_fast_path_chunks(in_kwargs: bool) -> None:
     builder = ChatResponseBuilder(reasoning_in_additional_kwargs=in_kwargs)
     for chunk in FAST:
         assert_as_constructed(builder.response_for(chunk), chunk)
+
+
+HINTED = _hinted(
+    *(frames.chunk(reasoning=t) for t in ("let", " me", " think")),
+    *(frames.chunk(content=t) for t in ("Hel", "lo", "", " 世界", 'a "quote"\n')),
+    frames.chunk(content="!", id="second-response"),  # a new id: a new shape
+    frames.chunk(content="?", id="second-response"),
+    frames.chunk(content="", finish="stop", usage=USAGE),
+)
+
+
+@pytest.mark.parametrize("in_kwargs", [True, False])
+def test_responses_from_the_streams_plain_hint_are_the_ones_read_from_the_chunk(
+    in_kwargs: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[zf.ChatCompletionChunk] = []
+    read_chunk = utils._plain_raw
+
+    def counted(chunk: zf.ChatCompletionChunk, fields: dict[str, Any]) -> Any:
+        reads.append(chunk)
+        return read_chunk(chunk, fields)
+
+    monkeypatch.setattr(utils, "_plain_raw", counted)
+    hinted = ChatResponseBuilder(reasoning_in_additional_kwargs=in_kwargs)
+    got = [hinted.response_for(chunk, plain) for chunk, plain in HINTED]
+    # Hinted: the copies of the two shapes the core learned (reasoning and text; the second
+    # response's are validated, as is every first chunk of a shape and the last). Read: the
+    # five validated chunks and the first hinted one of each shape, which leaves its
+    # template; the other four are built from their shape's.
+    assert sum(plain is not None for _, plain in HINTED) == 6
+    assert len(reads) == 5 + 2
+    reads.clear()
+    plain = ChatResponseBuilder(reasoning_in_additional_kwargs=in_kwargs)
+    want = [plain.response_for(chunk) for chunk, _ in HINTED]
+    for response, expected, (chunk, _) in zip(got, want, HINTED, strict=True):
+        assert_as_constructed(response, chunk)
+        assert _slots(response) == _slots(expected)
+        assert response.raw == expected.raw and list(response.raw) == list(expected.raw)
+        assert response.message == expected.message
+    # Each response its own raw: changing one (the one that left its shape's template, and
+    # one built from it) changes no other, nor the template.
+    changing = ChatResponseBuilder(reasoning_in_additional_kwargs=in_kwargs)
+    for i, (chunk, plain) in enumerate(HINTED):
+        response = changing.response_for(chunk, plain)
+        assert response.raw == want[i].raw
+        if i in (4, 5):
+            response.raw["choices"][0]["delta"]["role"] = "changed"
+            response.raw["id"] = "changed"
 
 
 def test_the_builders_copy_on_this_llama_index() -> None:

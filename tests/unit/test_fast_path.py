@@ -354,6 +354,64 @@ def test_through_the_client(mode: str, validations: list[bytes]) -> None:
     assert len(validations) == 3
 
 
+# --- Stream.plain: what adapters may rely on without reading the chunk ---------------------
+
+
+def _with_plain(mode: str, reads: list[bytes]) -> list[tuple[zf.ChatCompletionChunk, Any]]:
+    """Each chunk of a client stream with the stream's ``plain`` right after it arrived."""
+    client = make_client(mode, Server([sse(reads)]))
+    messages = [{"role": "user", "content": "hi"}]
+    if mode == "sync":
+        with client.stream(model=MODEL, messages=messages) as stream:
+            return [(chunk, stream.plain) for chunk in stream]
+
+    async def main() -> list[tuple[zf.ChatCompletionChunk, Any]]:
+        async with client.stream(model=MODEL, messages=messages) as stream:
+            return [(chunk, stream.plain) async for chunk in stream]
+
+    return asyncio.run(main())
+
+
+def _without_text(chunk: zf.ChatCompletionChunk, field: str) -> Any:
+    copy = chunk.model_copy(deep=True)
+    setattr(copy.choices[0].delta, field, None)
+    return state(copy)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_plain_names_the_text_of_chunks_that_carry_nothing_else(mode: str) -> None:
+    got = _with_plain(mode, long_answer(60))
+    plain = [(chunk, p) for chunk, p in got if p is not None]
+    assert len(plain) == len(got) - 3  # all but the two validated first ones and the last
+    for chunk, (field, text, _) in plain:
+        delta = chunk.choices[0].delta
+        assert getattr(delta, field) == text and isinstance(text, str)
+        other = "content" if field == "reasoning_content" else "reasoning_content"
+        assert getattr(delta, other) is None
+        assert delta.tool_calls is None and chunk.choices[0].finish_reason is None
+        assert chunk.usage is None and chunk.web_search is None and not chunk.model_extra
+    # One key per shape, and chunks of one shape differ in nothing but that text.
+    by_key: dict[object, list[Any]] = {}
+    for chunk, (field, _, key) in plain:
+        by_key.setdefault(key, []).append(_without_text(chunk, field))
+    assert len(by_key) == 2  # reasoning, then text
+    for states in by_key.values():
+        assert all(s == states[0] for s in states)
+    # The finish chunk (validated) says nothing.
+    assert got[-1][0].choices[0].finish_reason == "stop" and got[-1][1] is None
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_plain_is_none_for_every_chunk_the_fast_path_does_not_build(mode: str) -> None:
+    # Two events per read: every chunk goes through the decoder and validation.
+    reads = long_answer(20)
+    paired = [reads[i] + reads[i + 1] for i in range(0, len(reads) - 1, 2)] + reads[
+        len(reads) // 2 * 2 :
+    ]
+    got = _with_plain(mode, paired)
+    assert got and all(p is None for _, p in got)
+
+
 # --- any token --------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 
+import httpx
 import pytest
 
 import zhipu_flash as zf
@@ -348,6 +349,30 @@ def test_connection_reset_mid_stream_keeps_partial(mode: str) -> None:
     assert info.value.partial is not None and info.value.partial.content == "你好，世"
     assert len(server.requests) == 1  # never retried after chunks were handed out
     assert server.bodies[0].closed
+    # The transport error it wraps names its request, as httpx's own body iterators give it.
+    cause = info.value.__cause__
+    assert isinstance(cause, httpx.ReadError)
+    assert cause.request is server.requests[0]
+
+
+def test_a_read_body_is_marked_consumed(mode: str) -> None:
+    # The body is read from the transport directly (zhipu_flash/_stream.py, _body), so the
+    # response must say it is consumed, as httpx's own iterators leave it.
+    client = make_client(mode, Server([sse([chunk("ok"), chunk("", finish="stop"), DONE])]))
+    msgs = [{"role": "user", "content": "hi"}]
+
+    async def go() -> httpx.Response:
+        async with client.stream(model="glm-4.7-flash", messages=msgs) as stream:
+            assert (await stream.get_final_completion()).content == "ok"
+            return stream.response
+
+    if mode == "sync":
+        with client.stream(model="glm-4.7-flash", messages=msgs) as stream:
+            assert stream.get_final_completion().content == "ok"
+            response = stream.response
+    else:
+        response = asyncio.run(go())
+    assert response.is_stream_consumed and response.is_closed
 
 
 def test_network_error_finish_reason_raises_after_the_stream(mode: str) -> None:
