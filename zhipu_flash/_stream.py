@@ -88,7 +88,10 @@ class StreamParser:
     ) -> None:
         self._decoder = SSEDecoder(max_line_bytes)
         self._acc = ChatCompletionAccumulator(strip_markers=strip_markers)
-        self._reader = ChunkReader(self._acc.add, on_malformed, self._acc.text_parts)
+        # With markers stripped every token goes through the accumulator's marker state, so
+        # there is no fast path, and no shape worth looking for.
+        parts_of = None if strip_markers else self._acc.text_parts
+        self._reader = ChunkReader(self._acc.add, on_malformed, parts_of)
         self._strip_markers = strip_markers
         self._answer: ChatCompletion | None = None
         self.events: Callable[[bytes], Sequence[PayloadOrEvent]] = self._decoder.feed_payloads

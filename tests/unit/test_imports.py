@@ -276,3 +276,15 @@ print(asyncio.run(main()))
     for module in (zhipu_flash.models, zhipu_flash.types):
         with pytest.raises(AttributeError, match="no attribute 'nope'"):
             _ = module.nope
+
+
+def test_the_names_loaded_on_first_use_are_the_modules_own() -> None:
+    # zhipu_flash.models and zhipu_flash.types list the names they hand out from the modules
+    # they load on first use (they cannot read them from modules they have not loaded).
+    from zhipu_flash import _retrieval_models, models
+    from zhipu_flash.types import retrieval
+
+    assert set(_retrieval_models.__all__) == models._RETRIEVAL_NAMES
+    assert set(zhipu_flash.types._RETRIEVAL_NAMES) == set(retrieval.__all__)
+    assert set(models.__all__) >= models._RETRIEVAL_NAMES
+    assert set(zhipu_flash.types.__all__) >= set(retrieval.__all__)

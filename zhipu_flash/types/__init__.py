@@ -73,10 +73,13 @@ __all__ = [
 ]
 
 
+#: Defined on first use (PEP 562), as the retrieval half of the catalog is
+#: (zhipu_flash/models.py): a chat-only program never builds them.
+_RETRIEVAL_NAMES = ("Embedding", "EmbeddingsResponse", "RerankResponse", "RerankResult")
+
+
 def __getattr__(name: str) -> Any:
-    # The retrieval models are defined on first use (PEP 562), as the retrieval half of the
-    # catalog is (zhipu_flash/models.py): a chat-only program never builds them.
-    if name in ("Embedding", "EmbeddingsResponse", "RerankResponse", "RerankResult"):
+    if name in _RETRIEVAL_NAMES:
         from . import retrieval
 
         value = getattr(retrieval, name)
