@@ -538,10 +538,17 @@ class SharedLimit:
         args = self._args(limit, lease_id)
         start = _now()
         delay = _POLL_FIRST
+        trip: asyncio.Future[Any] | None = None
         try:
             _, script = self._async.get()
             while True:
-                reply = await script(keys=keys, args=args)
+                # Each round trip is a task of its own, shielded: redis-py bounds its send
+                # with asyncio.wait_for, which on Python <= 3.11 drops a cancel that arrives
+                # as the send completes (CPython gh-86296), and this loop would then poll on
+                # until its timeout. Shielded, a cancel always reaches this await; the trip
+                # runs to its end (a socket timeout at most) and is abandoned after it.
+                trip = asyncio.ensure_future(script(keys=keys, args=args))
+                reply = await asyncio.shield(trip)
                 self._answered()
                 release = self._granted(reply, scope, lease_id, local)
                 if release is not None:
@@ -553,7 +560,10 @@ class SharedLimit:
             self._abandon(scope, lease_id)
             return self._fallback(local)
         except BaseException:
-            self._abandon(scope, lease_id)
+            if trip is None or trip.done():
+                self._abandon(scope, lease_id)
+            else:  # removed only after the trip, which may still queue or grant it
+                trip.add_done_callback(lambda _: self._abandon(scope, lease_id))
             local()
             raise
 
