@@ -34,7 +34,10 @@ model, so nothing here is verified live; the flag stays opt-in everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Literal
+
+from ._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._retrieval_models import (
@@ -412,11 +415,10 @@ _RETRIEVAL_NAMES = frozenset(
 )
 
 
-def __getattr__(name: str) -> Any:
-    if name in _RETRIEVAL_NAMES:
-        from . import _retrieval_models
+def _load_retrieval() -> ModuleType:
+    from . import _retrieval_models
 
-        value = getattr(_retrieval_models, name)
-        globals()[name] = value  # once: later reads are plain module attributes
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _retrieval_models
+
+
+__getattr__ = lazy_attributes(globals(), _RETRIEVAL_NAMES, _load_retrieval)

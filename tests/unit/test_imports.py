@@ -31,9 +31,10 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The core, bottom to top: a module may import only modules listed before it.
 CORE_LAYERS: list[tuple[str, list[str]]] = [
     (
-        "foundations: constants, wire types, errors, catalog, limits, pools, retry policy",
+        "foundations: lazy names, constants, wire types, errors, catalog, limits, pools, retries",
         [
             "zhipu_flash._httpx",
+            "zhipu_flash._lazy",
             "zhipu_flash._version",
             "zhipu_flash._constants",
             "zhipu_flash.types.response",

@@ -7,7 +7,10 @@ arrive without notice. Requests are plain dicts built and checked by
 :func:`zhipu_flash.build_chat_request`; the TypedDicts in :mod:`.request` describe them.
 """
 
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from zhipu_flash._lazy import lazy_attributes
 
 from .request import (
     ContentPart,
@@ -78,11 +81,10 @@ __all__ = [
 _RETRIEVAL_NAMES = ("Embedding", "EmbeddingsResponse", "RerankResponse", "RerankResult")
 
 
-def __getattr__(name: str) -> Any:
-    if name in _RETRIEVAL_NAMES:
-        from . import retrieval
+def _load_retrieval() -> ModuleType:
+    from . import retrieval
 
-        value = getattr(retrieval, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return retrieval
+
+
+__getattr__ = lazy_attributes(globals(), _RETRIEVAL_NAMES, _load_retrieval)
