@@ -13,6 +13,10 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         'pip install "zhipu-flash[llama-index]"'
     ) from exc
 
+# First, before any module here imports httpx: zhipu_flash imports it without its command line
+# (rich and click, about 60 ms; zhipu_flash/_httpx.py), which LlamaIndex does not import.
+import zhipu_flash  # noqa: F401
+
 from .base import DEFAULT_MODEL, DEFAULT_NUM_OUTPUT, ZhipuFlash
 from .embeddings import DEFAULT_EMBEDDING_MODEL, ZhipuFlashEmbedding
 from .rerank import DEFAULT_RERANK_MODEL, ZhipuFlashRerank

@@ -112,6 +112,23 @@ def test_import_skips_httpx_command_line() -> None:
     assert out == ["False", "False", "True"]
 
 
+@pytest.mark.parametrize(
+    ("adapter", "framework"),
+    [("langchain_zhipu_flash", "langchain_core"), ("llama_index_zhipu_flash", "llama_index.core")],
+)
+def test_adapter_import_skips_httpx_command_line(adapter: str, framework: str) -> None:
+    # llama_index_zhipu_flash imported httpx itself before zhipu_flash (its framework imports
+    # none), so httpx brought its command line, rich and click (about 60 ms).
+    pytest.importorskip("click")
+    pytest.importorskip("rich")
+    pytest.importorskip(framework)
+    code = f"import sys, {adapter}\nprint('httpx._main' in sys.modules, 'rich' in sys.modules)\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["False", "False"]
+
+
 def test_httpx_main_still_runs_the_command_line() -> None:
     pytest.importorskip("click")
     pytest.importorskip("rich")
