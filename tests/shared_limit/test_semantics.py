@@ -59,6 +59,17 @@ def _shared(client: zf.ZhipuClient | zf.AsyncZhipuClient) -> SharedLimit:
     return client.shared
 
 
+def _holder_and_waiter(
+    glm: EmulatorHTTPServer, key: str, url: str
+) -> tuple[zf.ZhipuClient, zf.AsyncZhipuClient, SharedLimit, str]:
+    """A sync client to hold the one shared slot and an async one to wait for it (one key and
+    model, ``max_concurrency=1`` each), the waiter's shared limit and the scope they share."""
+    waiter = zf.AsyncZhipuClient(
+        api_key=key, base_url=glm.base_url, max_concurrency=1, concurrency_url=url
+    )
+    return _client(glm, key, url), waiter, _shared(waiter), scope_of(glm.base_url, key, MODEL)
+
+
 def test_a_lease_is_renewed_while_its_stream_is_open(
     redis_server: RedisServer, api_key: str
 ) -> None:
@@ -116,12 +127,7 @@ def test_waiting_past_the_timeout_raises_a_typed_error_and_leaves_no_ticket(
 async def test_a_cancelled_waiter_leaves_nothing_behind(
     glm: EmulatorHTTPServer, redis_server: RedisServer, api_key: str
 ) -> None:
-    holder = _client(glm, api_key, redis_server.url)
-    waiter = zf.AsyncZhipuClient(
-        api_key=api_key, base_url=glm.base_url, max_concurrency=1, concurrency_url=redis_server.url
-    )
-    shared = _shared(waiter)
-    scope = scope_of(glm.base_url, api_key, MODEL)
+    holder, waiter, shared, scope = _holder_and_waiter(glm, api_key, redis_server.url)
     with holder.stream(model=MODEL, messages=HI) as stream:
         next(iter(stream))
         task = asyncio.ensure_future(waiter.create(model=MODEL, messages=HI))
@@ -182,12 +188,7 @@ async def test_a_cancel_the_redis_client_drops_still_ends_the_waiter(
         return reply
 
     monkeypatch.setattr(redis.commands.core.AsyncScript, "__call__", dropping_a_cancel)
-    holder = _client(glm, api_key, redis_server.url)
-    waiter = zf.AsyncZhipuClient(
-        api_key=api_key, base_url=glm.base_url, max_concurrency=1, concurrency_url=redis_server.url
-    )
-    shared = _shared(waiter)
-    scope = scope_of(glm.base_url, api_key, MODEL)
+    holder, waiter, shared, scope = _holder_and_waiter(glm, api_key, redis_server.url)
     with holder.stream(model=MODEL, messages=HI) as stream:
         next(iter(stream))
         task = asyncio.ensure_future(waiter.create(model=MODEL, messages=HI))
@@ -208,12 +209,7 @@ async def test_waiters_cancelled_at_any_moment_all_end(
 ) -> None:
     # The real race, unpatched: cancels land before, during and after round trips and pauses.
     # Before the round trips were shielded about one in fifty of these was lost.
-    holder = _client(glm, api_key, redis_server.url)
-    waiter = zf.AsyncZhipuClient(
-        api_key=api_key, base_url=glm.base_url, max_concurrency=1, concurrency_url=redis_server.url
-    )
-    shared = _shared(waiter)
-    scope = scope_of(glm.base_url, api_key, MODEL)
+    holder, waiter, shared, scope = _holder_and_waiter(glm, api_key, redis_server.url)
     pauses = [i * 0.0013 for i in range(60)]  # 0 to 77 ms, spread over the poll's cycle
     with holder.stream(model=MODEL, messages=HI) as stream:
         next(iter(stream))
