@@ -285,16 +285,37 @@ async def _asleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
+#: Why a manager refuses a second ``with`` while its stream is open: that would send a second
+#: request and leave the first response (and its pooled connection) open.
+_ALREADY_OPEN = (
+    "This stream is already open: iterate the stream that `with` returned (or the manager "
+    "itself), or call client.stream(...) again for a second request."
+)
+
+
 class StreamManager:
     """What :meth:`ZhipuClient.stream` returns: ``with`` it to send the request and get a
-    :class:`~zhipu_flash.Stream`, or iterate it directly."""
+    :class:`~zhipu_flash.Stream`, or iterate it directly.
+
+    Iterating it inside its own ``with`` reads the stream that ``with`` opened. Once closed,
+    it may be entered again, which sends the request again."""
 
     def __init__(self, opener: Callable[[], Stream]) -> None:
         self._opener = opener
         self._stream: Stream | None = None
+        self._open = False
 
     def __enter__(self) -> Stream:
-        self._stream = self._opener()
+        # Marked open before the request goes out: a second ``with`` while the first is still
+        # connecting (another task or thread) is refused too.
+        if self._open:
+            raise RuntimeError(_ALREADY_OPEN)
+        self._open = True
+        try:
+            self._stream = self._opener()
+        except BaseException:
+            self._open = False
+            raise
         return self._stream
 
     def __exit__(
@@ -303,24 +324,39 @@ class StreamManager:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._stream is not None:
-            self._stream.close()
+        stream, self._stream, self._open = self._stream, None, False
+        if stream is not None:
+            stream.close()
 
     def __iter__(self) -> Iterator[Any]:
+        if self._stream is not None:  # inside this manager's own ``with``
+            yield from self._stream
+            return
         with self as stream:
             yield from stream
 
 
 class AsyncStreamManager:
     """What :meth:`AsyncZhipuClient.stream` returns: ``async with`` it to send the request and
-    get an :class:`~zhipu_flash.AsyncStream`, or ``async for`` over it directly."""
+    get an :class:`~zhipu_flash.AsyncStream`, or ``async for`` over it directly (inside its
+    own ``async with``, that reads the stream it opened), as :class:`StreamManager`."""
 
     def __init__(self, opener: Callable[[], Awaitable[AsyncStream]]) -> None:
         self._opener = opener
         self._stream: AsyncStream | None = None
+        self._open = False
 
     async def __aenter__(self) -> AsyncStream:
-        self._stream = await self._opener()
+        # Marked open before the request goes out: a second ``with`` while the first is still
+        # connecting (another task or thread) is refused too.
+        if self._open:
+            raise RuntimeError(_ALREADY_OPEN)
+        self._open = True
+        try:
+            self._stream = await self._opener()
+        except BaseException:
+            self._open = False
+            raise
         return self._stream
 
     async def __aexit__(
@@ -329,10 +365,15 @@ class AsyncStreamManager:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._stream is not None:
-            await self._stream.aclose()
+        stream, self._stream, self._open = self._stream, None, False
+        if stream is not None:
+            await stream.aclose()
 
     async def __aiter__(self) -> AsyncIterator[Any]:
+        if self._stream is not None:  # inside this manager's own ``async with``
+            async for chunk in self._stream:
+                yield chunk
+            return
         async with self as stream:
             async for chunk in stream:
                 yield chunk

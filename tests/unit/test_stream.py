@@ -493,6 +493,65 @@ def test_exception_in_consumer_closes_the_response() -> None:
     assert server.bodies[0].closed
 
 
+def test_iterating_an_entered_manager_reads_the_stream_it_opened() -> None:
+    # ``stream = client.stream(...)``, ``with stream:``, ``for chunk in stream:`` once sent a
+    # second request and left the first response open: one pooled connection lost per call.
+    server = Server([sse([chunk("a"), chunk("b", finish="stop"), DONE])])
+    client = make_client("sync", server)
+    manager = client.stream(model="glm-4.7-flash", messages=[{"role": "user", "content": "x"}])
+    with manager as stream:
+        texts = [c.delta.content for c in manager]
+        assert stream.completion.content == "ab"
+    assert texts == ["a", "b"]
+    assert len(server.requests) == 1
+    assert server.bodies[0].closed
+
+
+async def test_iterating_an_entered_async_manager_reads_the_stream_it_opened() -> None:
+    server = Server([sse([chunk("a"), chunk("b", finish="stop"), DONE])])
+    client = make_client("async", server)
+    manager = client.stream(model="glm-4.7-flash", messages=[{"role": "user", "content": "x"}])
+    async with manager as stream:
+        texts = [c.delta.content async for c in manager]
+        assert stream.completion.content == "ab"
+    assert texts == ["a", "b"]
+    assert len(server.requests) == 1
+    assert server.bodies[0].closed
+
+
+def test_entering_an_open_manager_again_is_refused_before_a_request() -> None:
+    server = Server([sse([chunk("a", finish="stop"), DONE])])
+    client = make_client("sync", server)
+    manager = client.stream(model="glm-4.7-flash", messages=[{"role": "user", "content": "x"}])
+    with manager:
+        with (
+            pytest.raises(RuntimeError, match=r"already open.*client\.stream\(\.\.\.\) again"),
+            manager,
+        ):
+            pass
+        assert len(server.requests) == 1
+    # Once closed, the manager may send its request again (as it always could).
+    with manager as stream:
+        assert stream.get_final_completion().content == "a"
+    assert len(server.requests) == 2
+    assert all(body.closed for body in server.bodies)
+
+
+async def test_entering_an_open_async_manager_again_is_refused_before_a_request() -> None:
+    server = Server([sse([chunk("a", finish="stop"), DONE])])
+    client = make_client("async", server)
+    manager = client.stream(model="glm-4.7-flash", messages=[{"role": "user", "content": "x"}])
+    async with manager:
+        with pytest.raises(RuntimeError, match=r"already open.*client\.stream\(\.\.\.\) again"):
+            async with manager:
+                pass
+        assert len(server.requests) == 1
+    async with manager as stream:
+        assert (await stream.get_final_completion()).content == "a"
+    assert len(server.requests) == 2
+    assert all(body.closed for body in server.bodies)
+
+
 async def test_break_closes_the_response_async() -> None:
     server = Server([sse([chunk("a"), chunk("b"), DONE])])
     client = make_client("async", server)
