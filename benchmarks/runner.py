@@ -275,8 +275,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=1, help="async streams at once")
     parser.add_argument("--memory", action="store_true", help="long-stream RSS check")
     parser.add_argument("--profile", metavar="FILE", help="cProfile into FILE instead")
+    parser.add_argument(
+        "--no-gc",
+        action="store_true",
+        help="turn the cyclic collector off: how much of a client's cost is the collector's",
+    )
     args = parser.parse_args(argv)
     client = CLIENTS[args.client]
+    if args.no_gc:
+        gc.disable()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
