@@ -1,7 +1,7 @@
 """Reproduce every benchmark number with one command.
 
-    python -m benchmarks            # full run, about 9 minutes on 2 cores
-    python -m benchmarks --quick    # small sizes, about 4 minutes
+    python -m benchmarks            # full run: 26 minutes on 2 cores, 20 of them callgrind
+    python -m benchmarks --quick    # small sizes (--no-instructions skips callgrind)
 
 The driver needs only the standard library. It creates (or reuses) a separate benchmark venv
 (``--venv``, default ``.bench-venv`` in the repo root), installs ``-e .[all]`` plus
@@ -397,7 +397,7 @@ def append_extra(report: Path, extra: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes, about 4 minutes")
+    parser.add_argument("--quick", action="store_true", help="small sizes")
     parser.add_argument("--venv", default=str(ROOT / ".bench-venv"), help="benchmark venv path")
     parser.add_argument("--no-install", action="store_true", help="use the venv as it is")
     parser.add_argument("--only", help="comma-separated client names (floors always run)")
